@@ -1,0 +1,160 @@
+"""The aiohttp application and its lifecycle: ``start_server(...) -> RunningServer``.
+
+Used by the CLI, by the tests in-process, and by the desktop demo::
+
+    running = await start_server("127.0.0.1", 0, data_dir, dev=True)
+    print(running.url)            # http://127.0.0.1:PORT  (signaling: running.signaling_url)
+    await running.close()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from .callbacks import StatusCallbacks
+from .config import ServerConfig
+from .credentials import Credentials, load_or_create
+from .rest import RestApi, dev_token
+from .mesh import MediaBackend
+from .rooms import Room, RoomRegistry
+from .signaling import Connection, handle_signaling
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class ServerState:
+    """What the request handlers share (``app["confab"]``)."""
+
+    config: ServerConfig
+    credentials: Credentials
+    store: Store
+    callbacks: StatusCallbacks
+    registry: RoomRegistry
+    connections: set[Connection] = field(default_factory=set)
+
+
+class _ClientHttpErrors(logging.Filter):
+    """aiohttp logs malformed HTTP from clients as ERROR with a traceback; make it one INFO line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            detail = " ".join(str(getattr(exc, "message", exc)).split())[:200]
+            record.msg = f"{record.msg}: bad HTTP request: {detail}"
+        return True
+
+
+_HTTP_FILTER = _ClientHttpErrors()
+
+
+def create_app(state: ServerState) -> web.Application:
+    server_log = logging.getLogger("aiohttp.server")
+    if _HTTP_FILTER not in server_log.filters:
+        server_log.addFilter(_HTTP_FILTER)
+    rest = RestApi(state)
+    app = web.Application(middlewares=[rest.middleware], client_max_size=1024 * 1024)
+    app["confab"] = state
+    app.router.add_get("/signaling", handle_signaling)
+    app.router.add_routes(rest.routes())
+    if state.config.dev:
+        app.router.add_post("/dev/token", dev_token)
+    return app
+
+
+class RunningServer:
+    """A started server. ``url`` is ``http://HOST:PORT``; ``close()`` stops it."""
+
+    def __init__(self, state: ServerState, runner: web.AppRunner, host: str, port: int) -> None:
+        self.state = state
+        self._runner = runner
+        self.host = host
+        self.port = port
+        self._closed = False
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def signaling_url(self) -> str:
+        return "ws" + self.url[4:] + "/signaling"
+
+    @property
+    def credentials(self) -> Credentials:
+        return self.state.credentials
+
+    @property
+    def registry(self) -> RoomRegistry:
+        return self.state.registry
+
+    def token(self, identity: str, room: str | None = None, ttl: int = 3600) -> str:
+        """A token signed with this server's API key (what ``POST /dev/token`` returns)."""
+        from core.token import AccessToken
+
+        c = self.state.credentials
+        return AccessToken(c.account_sid, c.api_key_sid, c.api_key_secret, identity=identity,
+                           ttl=ttl, room=room).to_jwt()
+
+    async def close(self) -> None:
+        """End every room (recorded as completed), close every connection, stop."""
+        if self._closed:
+            return
+        self._closed = True
+        state = self.state
+        state.registry.close_all()
+        for connection in list(state.connections):
+            connection.close()
+        await self._runner.cleanup()
+        await state.callbacks.close()
+        await state.store.flush()
+        await state.store.close()
+        log.info("stopped")
+
+
+async def start_server(host: str = "127.0.0.1", port: int = 7880, data_dir: str | Path = "confab-data",
+                       dev: bool = False, *, config: ServerConfig | None = None,
+                       media_backend: Callable[[Room], MediaBackend] | None = None,
+                       **options: Any) -> RunningServer:
+    """Open the store, bind ``host:port`` (0 picks a free port) and serve.
+
+    ``options`` are further ``ServerConfig`` fields (``session_timeout_s=5``, ...);
+    alternatively pass a whole ``config`` (its host/port/data_dir/dev then win).
+    ``media_backend`` makes each room's ``MediaBackend`` (default: ``MeshRelay`` for all).
+    """
+    if config is None:
+        config = ServerConfig(host=host, port=port, data_dir=Path(data_dir), dev=dev, **options)
+    credentials = load_or_create(config.data_dir, account_sid=config.account_sid,
+                                 api_key_sid=config.api_key_sid, api_key_secret=config.api_key_secret)
+    store = Store(config.data_dir)
+    stale = await store.open()
+    if stale:
+        log.info("marked %d room(s) left in progress by the previous run completed", stale)
+    callbacks = StatusCallbacks(timeout_s=config.callback_timeout_s)
+    callbacks.start()
+    registry = RoomRegistry(config, credentials.account_sid, store, callbacks, backend_factory=media_backend)
+    state = ServerState(config, credentials, store, callbacks, registry)
+    runner = web.AppRunner(create_app(state), access_log=None, handle_signals=False)
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=1.0)
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        await callbacks.close()
+        await store.close()
+        raise
+    bound = runner.addresses[0]
+    return RunningServer(state, runner, config.host, int(bound[1]))

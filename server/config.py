@@ -1,0 +1,53 @@
+"""Server settings: one dataclass shared by the CLI, the app factory and the tests."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core import protocol
+
+
+@dataclass
+class ServerConfig:
+    """Everything ``confab-server`` can be told. Defaults are the production values."""
+
+    host: str = "127.0.0.1"
+    port: int = 7880
+    data_dir: Path = field(default_factory=lambda: Path("confab-data"))
+    #: Adds ``POST /dev/token``.
+    dev: bool = False
+    #: Credentials to use instead of the ones stored in the data directory.
+    account_sid: str | None = None
+    api_key_sid: str | None = None
+    api_key_secret: str | None = None
+
+    #: Seconds a participant whose WebSocket dropped stays ``reconnecting`` (RSP ``session_timeout``).
+    session_timeout_s: float = protocol.DEFAULT_SESSION_TIMEOUT_S
+    #: Bounds of the negotiated TCMP heartbeat interval (the client asks in ``hello.timeout``).
+    heartbeat_min_ms: int = 1000
+    heartbeat_max_ms: int = protocol.DEFAULT_HEARTBEAT_MS
+    #: A client silent for this many negotiated intervals is dropped (53002).
+    missed_heartbeats: int = 3
+    #: How long a new WebSocket may take to send its ``hello`` / its first RSP message.
+    handshake_timeout_s: float = 15.0
+    #: Messages queued to one slow client before it is dropped.
+    max_send_queue: int = 2000
+
+    #: Length of the "minute" of EmptyRoomTimeout / UnusedRoomTimeout (tests shrink it).
+    timeout_unit_seconds: float = 60.0
+    #: Rooms created implicitly when a client connects to an unknown name.
+    ad_hoc_rooms: bool = True
+    default_room_type: str = "group"
+
+    #: Track caps: per participant and per room (53203), server-wide capacity (53305).
+    max_tracks_per_participant: int = 32
+    max_tracks_per_room: int = 256
+    max_server_tracks: int = 10000
+
+    #: Status callbacks: per-request timeout.
+    callback_timeout_s: float = 5.0
+
+    def replace(self, **changes: object) -> "ServerConfig":
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,285 @@
+"""SQLite records of rooms, participants, published tracks and subscribe rules.
+
+One connection lives on one worker thread; every operation is queued to it in order, so
+the event loop never waits on disk for a write (``save_*`` return at once) and a read
+(``await get_*``) sees every write queued before it. Records are plain dicts whose keys
+are the Twilio REST field names; times are UNIX seconds (floats), formatted by ``rest``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Record = dict[str, Any]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rooms (
+    sid TEXT PRIMARY KEY,
+    account_sid TEXT NOT NULL,
+    unique_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    type TEXT NOT NULL,
+    max_participants INTEGER NOT NULL,
+    max_participant_duration INTEGER NOT NULL,
+    max_concurrent_published_tracks INTEGER NOT NULL,
+    status_callback TEXT,
+    status_callback_method TEXT NOT NULL,
+    empty_room_timeout INTEGER NOT NULL,
+    unused_room_timeout INTEGER NOT NULL,
+    media_region TEXT NOT NULL,
+    record_participants_on_connect INTEGER NOT NULL,
+    audio_only INTEGER NOT NULL,
+    video_codecs TEXT NOT NULL,
+    date_created REAL NOT NULL,
+    date_updated REAL NOT NULL,
+    end_time REAL,
+    duration INTEGER
+);
+CREATE INDEX IF NOT EXISTS rooms_by_name ON rooms (unique_name, date_created);
+CREATE INDEX IF NOT EXISTS rooms_by_status ON rooms (status, date_created);
+CREATE TABLE IF NOT EXISTS participants (
+    sid TEXT PRIMARY KEY,
+    room_sid TEXT NOT NULL,
+    account_sid TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    status TEXT NOT NULL,
+    date_created REAL NOT NULL,
+    date_updated REAL NOT NULL,
+    start_time REAL NOT NULL,
+    end_time REAL,
+    duration INTEGER
+);
+CREATE INDEX IF NOT EXISTS participants_by_room ON participants (room_sid, date_created);
+CREATE TABLE IF NOT EXISTS tracks (
+    sid TEXT PRIMARY KEY,
+    room_sid TEXT NOT NULL,
+    participant_sid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    date_created REAL NOT NULL,
+    date_updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tracks_by_participant ON tracks (participant_sid, date_created);
+CREATE TABLE IF NOT EXISTS subscribe_rules (
+    participant_sid TEXT PRIMARY KEY,
+    room_sid TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    date_created REAL NOT NULL,
+    date_updated REAL NOT NULL
+);
+"""
+
+_BOOL_COLUMNS = {"record_participants_on_connect", "audio_only", "enabled"}
+_JSON_COLUMNS = {"video_codecs", "rules"}
+
+
+def _encode(record: Record) -> Record:
+    out = {}
+    for key, value in record.items():
+        if key in _JSON_COLUMNS:
+            value = json.dumps(value)
+        elif key in _BOOL_COLUMNS:
+            value = int(bool(value))
+        out[key] = value
+    return out
+
+
+def _decode(row: sqlite3.Row) -> Record:
+    out: Record = {}
+    for key in row.keys():
+        value = row[key]
+        if key in _JSON_COLUMNS:
+            value = json.loads(value)
+        elif key in _BOOL_COLUMNS:
+            value = bool(value)
+        out[key] = value
+    return out
+
+
+class Store:
+    """The database file ``confab.sqlite3`` in the data directory."""
+
+    FILENAME = "confab.sqlite3"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / self.FILENAME
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="confab-store")
+        self._db: sqlite3.Connection | None = None
+        self._closed = False
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def open(self) -> int:
+        """Create the schema; mark rooms left in progress by a previous run completed.
+
+        Returns how many such rooms were closed.
+        """
+        return await self._call(self._open)
+
+    def _open(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        self._db = db
+        return self._close_stale(time.time())
+
+    def _close_stale(self, now: float) -> int:
+        assert self._db is not None
+        db = self._db
+        with db:
+            db.execute("BEGIN")
+            db.execute(
+                "UPDATE participants SET status='disconnected', date_updated=?, end_time=?,"
+                " duration=CAST(MAX(0, ? - start_time) AS INTEGER) WHERE status != 'disconnected'",
+                (now, now, now))
+            db.execute("UPDATE tracks SET status='unpublished', date_updated=? WHERE status='published'",
+                       (now,))
+            cur = db.execute(
+                "UPDATE rooms SET status='completed', date_updated=?, end_time=?,"
+                " duration=CAST(MAX(0, ? - date_created) AS INTEGER) WHERE status='in-progress'",
+                (now, now, now))
+            return cur.rowcount
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._call(self._close_db)
+        self._executor.shutdown(wait=True)
+
+    def _close_db(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # --- plumbing -------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.wrap_future(self._executor.submit(fn, *args))
+
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self._closed:
+            log.warning("store closed; dropped a write")
+            return
+        future = self._executor.submit(fn, *args)
+        future.add_done_callback(_log_failure)
+
+    def _upsert(self, table: str, record: Record) -> None:
+        assert self._db is not None
+        row = _encode(record)
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self._db.execute(f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})",
+                         tuple(row.values()))
+
+    def _query(self, sql: str, args: tuple[Any, ...]) -> list[Record]:
+        assert self._db is not None
+        return [_decode(row) for row in self._db.execute(sql, args).fetchall()]
+
+    def _one(self, sql: str, args: tuple[Any, ...]) -> Record | None:
+        rows = self._query(sql, args)
+        return rows[0] if rows else None
+
+    # --- writes (queued, ordered) ---------------------------------------------------
+
+    def save_room(self, record: Record) -> None:
+        self._submit(self._upsert, "rooms", dict(record))
+
+    def save_participant(self, record: Record) -> None:
+        self._submit(self._upsert, "participants", dict(record))
+
+    def save_track(self, record: Record) -> None:
+        self._submit(self._upsert, "tracks", dict(record))
+
+    def save_subscribe_rules(self, record: Record) -> None:
+        self._submit(self._upsert, "subscribe_rules", dict(record))
+
+    async def flush(self) -> None:
+        """Wait until every queued write is on disk (tests, shutdown)."""
+        await self._call(lambda: None)
+
+    # --- reads ----------------------------------------------------------------------
+
+    async def get_room(self, sid_or_name: str) -> Record | None:
+        """By SID; else the in-progress room of that unique name; else its latest completed one."""
+        return await self._call(self._get_room, sid_or_name)
+
+    def _get_room(self, key: str) -> Record | None:
+        return (self._one("SELECT * FROM rooms WHERE sid=?", (key,))
+                or self._one("SELECT * FROM rooms WHERE unique_name=? ORDER BY"
+                             " status='in-progress' DESC, date_created DESC LIMIT 1", (key,)))
+
+    async def list_rooms(self, *, status: str | None, unique_name: str | None,
+                         created_after: float | None, created_before: float | None,
+                         offset: int, limit: int) -> list[Record]:
+        where, args = [], []
+        for clause, value in (("status=?", status), ("unique_name=?", unique_name),
+                              ("date_created>=?", created_after), ("date_created<?", created_before)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        sql = "SELECT * FROM rooms" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY date_created DESC, rowid DESC LIMIT ? OFFSET ?"
+        return await self._call(self._query, sql, (*args, limit, offset))
+
+    async def get_participant(self, room_sid: str, sid_or_identity: str) -> Record | None:
+        """By SID; else the connected participant of that identity; else its latest record."""
+        return await self._call(self._get_participant, room_sid, sid_or_identity)
+
+    def _get_participant(self, room_sid: str, key: str) -> Record | None:
+        return (self._one("SELECT * FROM participants WHERE room_sid=? AND sid=?", (room_sid, key))
+                or self._one("SELECT * FROM participants WHERE room_sid=? AND identity=? ORDER BY"
+                             " status!='disconnected' DESC, date_created DESC LIMIT 1",
+                             (room_sid, key)))
+
+    async def list_participants(self, room_sid: str, *, statuses: tuple[str, ...] | None,
+                                identity: str | None, created_after: float | None,
+                                created_before: float | None, offset: int, limit: int) -> list[Record]:
+        where, args = ["room_sid=?"], [room_sid]
+        if statuses:
+            where.append("status IN (" + ", ".join("?" for _ in statuses) + ")")
+            args.extend(statuses)
+        for clause, value in (("identity=?", identity), ("date_created>=?", created_after),
+                              ("date_created<?", created_before)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        sql = ("SELECT * FROM participants WHERE " + " AND ".join(where)
+               + " ORDER BY date_created ASC, rowid ASC LIMIT ? OFFSET ?")
+        return await self._call(self._query, sql, (*args, limit, offset))
+
+    async def list_tracks(self, participant_sid: str, *, offset: int, limit: int) -> list[Record]:
+        """The participant's currently published tracks."""
+        return await self._call(
+            self._query, "SELECT * FROM tracks WHERE participant_sid=? AND status='published'"
+            " ORDER BY date_created ASC, rowid ASC LIMIT ? OFFSET ?", (participant_sid, limit, offset))
+
+    async def get_track(self, participant_sid: str, sid: str) -> Record | None:
+        return await self._call(self._one, "SELECT * FROM tracks WHERE participant_sid=? AND sid=?",
+                                (participant_sid, sid))
+
+    async def get_subscribe_rules(self, participant_sid: str) -> Record | None:
+        return await self._call(self._one, "SELECT * FROM subscribe_rules WHERE participant_sid=?",
+                                (participant_sid,))
+
+
+def _log_failure(future: Future[Any]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.error("store write failed: %s", exc, exc_info=exc)
