@@ -1,0 +1,270 @@
+"""``await connect(token, url=...)``: signaling session + mesh media → a connected Room.
+
+This module is the glue of architecture §2: it builds the signaling-state layer, opens the
+WebSocket session on it, and wires the aiortc media (``core.media.peers``) to it both ways —
+offers/answers out through signaling, remote tracks and data channels in as media facts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from aiortc import RTCDataChannel, RTCIceServer
+from aiortc.mediastreams import MediaStreamTrack
+
+from . import protocol as p
+from .errors import TwilioError
+from .local_tracks import create_local_tracks, local_source
+from .media import loopback
+from .media.peers import MediaOptions, MeshMedia
+from .media.sinks import AudioFanout, VideoFanout
+from .media.stats import collect_stats
+from .network_quality import NetworkQualityConfiguration
+from .participant import LocalParticipant
+from .room import Room
+from .signaling import EncodingParameters, RoomSignaling
+from .signaling_transport import SignalingTransport
+from .track import LocalAudioTrack, LocalDataTrack, LocalVideoTrack
+
+__all__ = ["connect", "DEFAULT_URL"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:7880"
+SDK_VERSION = "0.1.0"
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlparse(url if "://" in url else "ws://" + url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _TransportAdapter:
+    """``RoomSignaling``'s transport seam over :class:`SignalingTransport`.
+
+    The layer sends ``Disconnect`` and then calls ``close()`` on a local leave; the session
+    sends its own ``disconnect`` + ``bye``, so the first is dropped here.
+    """
+
+    def __init__(self) -> None:
+        self.session: SignalingTransport | None = None
+        self.closing: asyncio.Task[None] | None = None
+
+    def send(self, body: Any) -> None:
+        if self.session is not None and not isinstance(body, p.Disconnect):
+            self.session.send(body)
+
+    def close(self) -> None:
+        if self.session is not None and self.closing is None:
+            self.closing = asyncio.get_running_loop().create_task(self.session.disconnect())
+
+
+class _MeshRoomMedia:
+    """Feeds one RoomSignaling from a :class:`MeshMedia` and the local participant's tracks."""
+
+    def __init__(self, signaling: RoomSignaling, configuration: Any, options: MediaOptions) -> None:
+        self.signaling = signaling
+        self.mesh = MeshMedia(
+            send=lambda message: signaling.send_peer_connections([message]),
+            on_remote_track=self._remote_track,
+            on_remote_data=self._remote_data,
+            on_local_channel=self._local_channel,
+            on_connection_state=self._connection_state,
+            on_error=self._media_error,
+            configuration=configuration,
+            options=options,
+        )
+        self.fanouts: dict[str, VideoFanout | AudioFanout] = {}
+        self.local_participant: LocalParticipant | None = None
+        signaling.on("peerConnections", self._peer_connections)
+        signaling.on("stateChanged", self._state_changed)
+        signaling.local_participant.on("localTrackAdded", lambda tsig: self._publish(tsig.id))
+        signaling.local_participant.on("localTrackRemoved", lambda tsig: self.mesh.remove(tsig.id))
+        self.closed: asyncio.Task[None] | None = None
+
+    def attach(self, local_participant: LocalParticipant) -> None:
+        self.local_participant = local_participant
+        for track_id in list(local_participant._local_tracks):
+            self._publish(track_id)
+
+    # local → media
+    def _publish(self, track_id: str) -> None:
+        if self.local_participant is None:
+            return  # connect-time tracks: published by attach()
+        track = self.local_participant._local_tracks.get(track_id)
+        if isinstance(track, LocalDataTrack):
+            self.mesh.add_data(track.id, ordered=track.ordered, max_packet_life_time=track.max_packet_life_time,
+                               max_retransmits=track.max_retransmits)
+        elif isinstance(track, (LocalAudioTrack, LocalVideoTrack)):
+            self.mesh.add_media(track.id, local_source(track), enabled=track.is_enabled)
+            track.on("enabled", lambda t: self.mesh.set_enabled(t.id, True))
+            track.on("disabled", lambda t: self.mesh.set_enabled(t.id, False))
+
+    def _local_channel(self, track_id: str, channel: RTCDataChannel, attached: bool) -> None:
+        track = self.local_participant._local_tracks.get(track_id) if self.local_participant else None
+        if isinstance(track, LocalDataTrack):
+            (track._attach_channel if attached else track._detach_channel)(channel)
+
+    # signaling → media
+    def _peer_connections(self, messages: Sequence[p.PeerConnectionMessage], full: bool) -> None:
+        for message in messages:
+            self.mesh.handle(message)
+
+    # media → signaling
+    def _remote_track(self, track_id: str, kind: str, track: MediaStreamTrack) -> None:
+        sig = self.signaling
+        fanout: VideoFanout | AudioFanout
+        if kind == "video":
+            fanout = VideoFanout(track, on_started=lambda: sig.media_started(track_id),
+                                 on_dimensions=lambda w, h: sig.media_dimensions(track_id, w, h),
+                                 on_ended=lambda: self._remote_ended(track_id))
+        else:
+            fanout = AudioFanout(track, on_started=lambda: sig.media_started(track_id),
+                                 on_level=lambda level: sig.media_audio_level(track_id, level.level),
+                                 on_ended=lambda: self._remote_ended(track_id))
+        old = self.fanouts.pop(track_id, None)
+        if old is not None:
+            asyncio.get_running_loop().create_task(old.stop())
+        self.fanouts[track_id] = fanout
+        fanout.start()
+        sig.media_track_added(track_id, kind, fanout)
+
+    def _remote_ended(self, track_id: str) -> None:
+        if self.fanouts.pop(track_id, None) is not None:
+            self.signaling.media_track_removed(track_id)
+
+    def _remote_data(self, label: str, channel: RTCDataChannel) -> None:
+        sig = self.signaling
+        channel.on("message", lambda data: sig.data_message(label, data))
+        channel.on("close", lambda: sig.media_track_removed(label))
+        sig.media_track_added(label, "data", channel)
+
+    def _connection_state(self, pc_id: str, state: str) -> None:
+        ice = {"connecting": "checking", "connected": "connected", "failed": "failed",
+               "closed": "closed", "new": "new"}.get(state, state)
+        self.signaling.ice_state(ice, pc_id)
+        self.signaling.peer_connection_state(state, pc_id)
+
+    def _media_error(self, error: TwilioError) -> None:
+        log.warning("media error: %s", error)
+
+    def _state_changed(self, state: str, error: TwilioError | None) -> None:
+        if state == "disconnected" and self.closed is None:
+            self.closed = asyncio.get_running_loop().create_task(self.close())
+
+    async def close(self) -> None:
+        await self.mesh.close()
+        fanouts, self.fanouts = list(self.fanouts.values()), {}
+        for fanout in fanouts:
+            await fanout.stop()
+
+    async def stats(self) -> list[Any]:
+        return await collect_stats(self.mesh, self.fanouts, self.local_participant)
+
+
+async def connect(
+    token: str,
+    *,
+    url: str = DEFAULT_URL,
+    name: str | None = None,
+    audio: bool | dict[str, Any] | None = None,
+    video: bool | dict[str, Any] | None = None,
+    tracks: Sequence[Any] | None = None,
+    automatic_subscription: bool = True,
+    dominant_speaker: bool = False,
+    network_quality: bool | dict[str, int] | NetworkQualityConfiguration = False,
+    preferred_audio_codecs: Sequence[str] = (),
+    preferred_video_codecs: Sequence[str] = (),
+    max_audio_bitrate: int | None = None,
+    max_video_bitrate: int | None = None,
+    ice_servers: Sequence[RTCIceServer | str] | None = None,
+    ice_transport_policy: str = "all",
+    loopback_only: bool | None = None,
+) -> Room:
+    """Join a room; resolves with a connected Room whose ``participants`` holds everyone present.
+
+    Raises the server's TwilioError (bad token 201xx, room full 53105, …) or a signaling error
+    (53000) when the server cannot be reached. ``loopback_only`` (default: when ``url`` is a
+    loopback address) gathers ICE candidates on 127.0.0.1 only.
+    """
+    if not isinstance(token, str):
+        raise TypeError("token must be a string")
+    if tracks is not None and not isinstance(tracks, (list, tuple)):
+        raise TypeError("tracks must be a list of LocalTracks or MediaStreamTracks")
+    if ice_transport_policy not in ("all", "relay"):
+        raise ValueError("ice_transport_policy must be 'all' or 'relay'")
+    if loopback_only is None:
+        loopback_only = is_loopback_url(url)
+    if loopback_only:
+        loopback.enable_loopback_only()
+
+    owned: list[Any] = []
+    if tracks is None:
+        if audio is None and video is None:
+            audio = video = True
+        owned = create_local_tracks(audio=audio or False, video=video or False)
+        tracks = owned
+    nq = _network_quality_configuration(network_quality)
+
+    adapter = _TransportAdapter()
+    signaling = RoomSignaling(
+        adapter, token=token, name=name, network_quality=nq,
+        encoding_parameters=EncodingParameters(max_audio_bitrate, max_video_bitrate),
+    )
+    servers: list[Any] = list(ice_servers) if ice_servers is not None else []
+    media = _MeshRoomMedia(
+        signaling, lambda: loopback.rtc_configuration(servers),
+        MediaOptions(list(preferred_audio_codecs), list(preferred_video_codecs), max_audio_bitrate,
+                     max_video_bitrate))
+    signaling.stats_provider = media.stats
+    local_participant = LocalParticipant(signaling.local_participant, tracks, owned_tracks=owned)
+
+    session = SignalingTransport(url, on_message=signaling.handle_message, on_state=signaling.transport_state,
+                                 sync_body=signaling.sync_message)
+    adapter.session = session
+    body = signaling.connect_message(
+        automatic_subscription=automatic_subscription, dominant_speaker=dominant_speaker,
+        ice_servers="overrode" if ice_servers is not None else "acquire",
+        publisher=p.Publisher(name="confab", sdk_version=SDK_VERSION, user_agent="confab-python"),
+    )
+    try:
+        if ice_servers is None:
+            servers.extend(_ice_server(s) for s in await session.acquire_ice(token))
+        connected = await session.connect(body)
+    except BaseException:
+        for track in owned:
+            track.stop()
+        await media.close()
+        raise
+    signaling.handle_message(connected)
+    await signaling.wait_connected()
+    room = Room(signaling, local_participant)
+    media.attach(local_participant)
+    return room
+
+
+def _ice_server(server: p.IceServer) -> RTCIceServer:
+    return RTCIceServer(urls=server.urls, username=server.username, credential=server.credential)
+
+
+def _network_quality_configuration(value: Any) -> NetworkQualityConfiguration | None:
+    if value is False or value is None:
+        return None
+    if value is True:
+        return NetworkQualityConfiguration()
+    if isinstance(value, NetworkQualityConfiguration):
+        return value
+    if isinstance(value, dict):
+        return NetworkQualityConfiguration(**value)
+    raise TypeError("network_quality must be a bool, a dict {local, remote} or a NetworkQualityConfiguration")
+

@@ -1,0 +1,371 @@
+"""Client media for mesh rooms: one aiortc ``RTCPeerConnection`` per direction of each pair.
+
+The server names each connection and tells its *sender* to offer (``create-offer``); the
+receiving side answers whatever arrives for an id it does not know. So every connection has
+one offerer, renegotiation never collides, and publishing or unpublishing a track only ever
+re-offers our own sending connections (``docs/protocol.md`` §3).
+
+aiortc gaps handled here (architecture §8): there is no ``removeTrack`` (an unpublished track's
+transceiver is emptied and set ``inactive``, a republish gets a new transceiver with
+``addTransceiver``), and there are no mute events (a disabled track's feed simply stops
+delivering frames, so the sender sends nothing; the signaling layer tells subscribers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from .. import protocol as p
+from ..errors import MediaClientLocalDescFailedError, MediaClientRemoteDescFailedError, TwilioError
+from .local import LocalSource
+from .rtp_hooks import install as _install_rtp_hooks
+
+_install_rtp_hooks()
+
+log = logging.getLogger(__name__)
+
+
+class LocalFeed(MediaStreamTrack):
+    """One sender's view of a local source: same id as the published track, gated by enable.
+
+    While disabled it keeps draining the source (so frames don't go stale) and returns
+    nothing, so the RTP sender sends nothing.
+    """
+
+    def __init__(self, track_id: str, kind: str, source: MediaStreamTrack) -> None:
+        super().__init__()
+        self.kind = kind
+        self._id = track_id
+        self._source = source
+        self._enabled = asyncio.Event()
+        self._enabled.set()
+
+    def set_enabled(self, enabled: bool) -> None:
+        if enabled:
+            self._enabled.set()
+        else:
+            self._enabled.clear()
+
+    async def recv(self) -> Any:
+        while True:
+            frame = await self._source.recv()
+            if self._enabled.is_set():
+                return frame
+
+    def stop(self) -> None:
+        super().stop()
+        self._source.stop()
+
+
+@dataclass
+class _LocalMedia:
+    track_id: str
+    kind: str
+    source: LocalSource
+    enabled: bool = True
+    feeds: list[LocalFeed] = field(default_factory=list)
+
+    def new_feed(self) -> LocalFeed:
+        feed = LocalFeed(self.track_id, self.kind, self.source.subscribe())
+        feed.set_enabled(self.enabled)
+        self.feeds.append(feed)
+        return feed
+
+
+@dataclass
+class _LocalData:
+    track_id: str
+    ordered: bool
+    max_packet_life_time: int | None
+    max_retransmits: int | None
+    channels: list[RTCDataChannel] = field(default_factory=list)
+
+
+@dataclass
+class MediaOptions:
+    """Connect options that shape the media (api-reference §1)."""
+
+    preferred_audio_codecs: list[str] = field(default_factory=list)
+    preferred_video_codecs: list[str] = field(default_factory=list)
+    max_audio_bitrate: int | None = None
+    max_video_bitrate: int | None = None
+
+
+class _Session:
+    """One peer connection and its offer/answer bookkeeping."""
+
+    def __init__(self, pc_id: str, role: str, pc: RTCPeerConnection) -> None:
+        self.id = pc_id
+        self.role = role  # "send" (we offer) or "receive" (we answer)
+        self.pc = pc
+        self.revision = 0
+        self.lock = asyncio.Lock()
+        self.awaiting_answer = False
+        self.needs_offer = False
+        self.transceivers: dict[str, Any] = {}
+        self.channels: dict[str, RTCDataChannel] = {}
+
+
+class MeshMedia:
+    """Every peer connection of one participant in a mesh room."""
+
+    def __init__(
+        self,
+        *,
+        send: Callable[[p.PeerConnectionMessage], None],
+        on_remote_track: Callable[[str, str, MediaStreamTrack], None],
+        on_remote_data: Callable[[str, RTCDataChannel], None],
+        on_local_channel: Callable[[str, RTCDataChannel, bool], None] = lambda track_id, ch, attached: None,
+        on_connection_state: Callable[[str, str], None] = lambda pc_id, state: None,
+        on_error: Callable[[TwilioError], None] = lambda error: None,
+        configuration: Callable[[], RTCConfiguration],
+        options: MediaOptions | None = None,
+    ) -> None:
+        self._send = send
+        self._on_remote_track = on_remote_track
+        self._on_remote_data = on_remote_data
+        self._on_local_channel = on_local_channel
+        self._on_connection_state = on_connection_state
+        self._on_error = on_error
+        self._configuration = configuration
+        self.options = options or MediaOptions()
+        self._media: dict[str, _LocalMedia] = {}
+        self._data: dict[str, _LocalData] = {}
+        self._sessions: dict[str, _Session] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    # --- local tracks --------------------------------------------------------------------
+
+    def add_media(self, track_id: str, source: LocalSource, *, enabled: bool = True) -> None:
+        """Publish an audio or video source on every sending connection."""
+        if track_id in self._media:
+            return
+        self._media[track_id] = _LocalMedia(track_id, source.kind, source, enabled)
+        for session in self._sending():
+            self._attach_media(session, self._media[track_id])
+            self._renegotiate(session)
+
+    def add_data(self, track_id: str, *, ordered: bool = True, max_packet_life_time: int | None = None,
+                 max_retransmits: int | None = None) -> None:
+        if track_id in self._data:
+            return
+        self._data[track_id] = _LocalData(track_id, ordered, max_packet_life_time, max_retransmits)
+        for session in self._sending():
+            self._attach_data(session, self._data[track_id])
+            self._renegotiate(session)
+
+    def remove(self, track_id: str) -> None:
+        """Unpublish: stop sending the track on every connection and re-offer."""
+        media = self._media.pop(track_id, None)
+        data = self._data.pop(track_id, None)
+        for session in self._sending():
+            transceiver = session.transceivers.pop(track_id, None)
+            if transceiver is not None:
+                transceiver.sender.replaceTrack(None)
+                transceiver.direction = "inactive"
+            channel = session.channels.pop(track_id, None)
+            if channel is not None:
+                self._on_local_channel(track_id, channel, False)
+                channel.close()
+            if transceiver is not None or channel is not None:
+                self._renegotiate(session)
+        if media is not None:
+            for feed in media.feeds:
+                feed.stop()
+        if data is not None:
+            data.channels.clear()
+
+    def set_enabled(self, track_id: str, enabled: bool) -> None:
+        media = self._media.get(track_id)
+        if media is None:
+            return
+        media.enabled = enabled
+        for feed in media.feeds:
+            feed.set_enabled(enabled)
+
+    # --- signaling ---------------------------------------------------------------------
+
+    def handle(self, message: p.PeerConnectionMessage) -> None:
+        """Apply one ``peer_connections`` entry from the server (in order, per connection)."""
+        if self._closed:
+            return
+        self._spawn(self._handle(message))
+
+    async def _handle(self, message: p.PeerConnectionMessage) -> None:
+        description = message.description
+        if description is None:
+            return  # trickled ICE: aiortc puts its candidates in the SDP; nothing to add
+        session = self._sessions.get(message.id)
+        kind = description.type
+        if kind == "close":
+            if session is not None:
+                await self._close_session(session)
+            return
+        if kind == "create-offer":
+            if session is None:
+                session = self._new_session(message.id, "send")
+                for media in self._media.values():
+                    self._attach_media(session, media)
+                for data in self._data.values():
+                    self._attach_data(session, data)
+            self._renegotiate(session)
+            return
+        if kind == "offer":
+            if session is None:
+                session = self._new_session(message.id, "receive")
+            await self._answer(session, description)
+            return
+        if kind == "answer" and session is not None and session.role == "send":
+            async with session.lock:
+                if not session.awaiting_answer or description.revision != session.revision:
+                    return  # stale answer
+                try:
+                    await session.pc.setRemoteDescription(RTCSessionDescription(description.sdp or "", "answer"))
+                except Exception as exc:  # aiortc raises several types for a bad SDP
+                    log.warning("cannot apply answer on %s: %s", session.id, exc)
+                    self._on_error(MediaClientRemoteDescFailedError())
+                    return
+                session.awaiting_answer = False
+            if session.needs_offer:
+                self._renegotiate(session)
+
+    def _new_session(self, pc_id: str, role: str) -> _Session:
+        pc = RTCPeerConnection(self._configuration())
+        session = _Session(pc_id, role, pc)
+        self._sessions[pc_id] = session
+
+        @pc.on("track")
+        def _on_track(track: MediaStreamTrack) -> None:
+            self._on_remote_track(track.id, track.kind, track)
+
+        @pc.on("datachannel")
+        def _on_datachannel(channel: RTCDataChannel) -> None:
+            self._on_remote_data(channel.label, channel)
+
+        @pc.on("connectionstatechange")
+        def _on_state() -> None:
+            self._on_connection_state(pc_id, pc.connectionState)
+
+        return session
+
+    def _attach_media(self, session: _Session, media: _LocalMedia) -> None:
+        transceiver = session.pc.addTransceiver(media.new_feed(), direction="sendonly")
+        preferred = (self.options.preferred_audio_codecs if media.kind == "audio"
+                     else self.options.preferred_video_codecs)
+        if preferred:
+            transceiver.setCodecPreferences(codec_preferences(media.kind, preferred))
+        session.transceivers[media.track_id] = transceiver
+
+    def _attach_data(self, session: _Session, data: _LocalData) -> None:
+        channel = session.pc.createDataChannel(
+            data.track_id, ordered=data.ordered, maxPacketLifeTime=data.max_packet_life_time,
+            maxRetransmits=data.max_retransmits)
+        data.channels.append(channel)
+        session.channels[data.track_id] = channel
+        self._on_local_channel(data.track_id, channel, True)
+
+    def _renegotiate(self, session: _Session) -> None:
+        session.needs_offer = True
+        self._spawn(self._offer(session))
+
+    async def _offer(self, session: _Session) -> None:
+        async with session.lock:
+            if session.awaiting_answer or not session.needs_offer or session.pc.signalingState == "closed":
+                return
+            session.needs_offer = False
+            try:
+                await session.pc.setLocalDescription(await session.pc.createOffer())
+            except Exception as exc:
+                log.warning("cannot create offer on %s: %s", session.id, exc)
+                self._on_error(MediaClientLocalDescFailedError())
+                return
+            session.revision += 1
+            session.awaiting_answer = True
+            sdp = session.pc.localDescription.sdp
+        self._send(p.PeerConnectionMessage(
+            id=session.id, description=p.Description(type="offer", revision=session.revision, sdp=sdp)))
+
+    async def _answer(self, session: _Session, offer: p.Description) -> None:
+        async with session.lock:
+            try:
+                await session.pc.setRemoteDescription(RTCSessionDescription(offer.sdp or "", "offer"))
+            except Exception as exc:
+                log.warning("cannot apply offer on %s: %s", session.id, exc)
+                self._on_error(MediaClientRemoteDescFailedError())
+                return
+            try:
+                await session.pc.setLocalDescription(await session.pc.createAnswer())
+            except Exception as exc:
+                log.warning("cannot answer on %s: %s", session.id, exc)
+                self._on_error(MediaClientLocalDescFailedError())
+                return
+            session.revision = offer.revision
+            sdp = session.pc.localDescription.sdp
+        self._send(p.PeerConnectionMessage(
+            id=session.id, description=p.Description(type="answer", revision=offer.revision, sdp=sdp)))
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def _sending(self) -> list[_Session]:
+        return [s for s in self._sessions.values() if s.role == "send"]
+
+    def sessions(self) -> dict[str, _Session]:
+        """Every peer connection by id (a copy), with its role and local-track transceivers."""
+        return dict(self._sessions)
+
+    async def _close_session(self, session: _Session) -> None:
+        self._sessions.pop(session.id, None)
+        for data in self._data.values():
+            channel = session.channels.get(data.track_id)
+            if channel in data.channels:
+                data.channels.remove(channel)
+                self._on_local_channel(data.track_id, channel, False)
+        for media in self._media.values():
+            transceiver = session.transceivers.get(media.track_id)
+            feed = transceiver.sender.track if transceiver is not None else None
+            if feed in media.feeds:
+                media.feeds.remove(feed)
+                feed.stop()
+        await session.pc.close()
+
+    async def close(self) -> None:
+        """Close every connection and stop every feed (the sources belong to their tracks)."""
+        self._closed = True
+        for session in list(self._sessions.values()):
+            await self._close_session(session)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, MediaStreamError):
+                log.error("media task failed", exc_info=exc)
+
+
+def codec_preferences(kind: str, names: list[str]) -> list[Any]:
+    """aiortc codec capabilities of ``kind`` ordered by ``names`` (others follow; rtx kept)."""
+    capabilities = RTCRtpSender.getCapabilities(kind).codecs
+    wanted = [n.lower() for n in names]
+
+    def rank(codec: Any) -> int:
+        sub = codec.mimeType.split("/", 1)[1].lower()
+        return wanted.index(sub) if sub in wanted else len(wanted)
+
+    return sorted(capabilities, key=rank)
