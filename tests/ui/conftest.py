@@ -1,0 +1,45 @@
+"""Fixtures for the Qt widget tests (offscreen, pytest-qt)."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything creates the QApplication (pytest-qt's ``qapp``).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Callable  # noqa: E402
+
+import av  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+RED = (255, 0, 0)
+BLUE = (0, 0, 255)
+GREEN = (0, 255, 0)
+
+FrameFactory = Callable[..., av.VideoFrame]
+
+
+def split_frame(width: int, height: int, left: tuple[int, int, int] = RED,
+                right: tuple[int, int, int] = BLUE) -> av.VideoFrame:
+    """A yuv420p frame whose left half is ``left`` and right half ``right``."""
+    rgb = np.zeros((height, width, 3), dtype=np.uint8)
+    rgb[:, : width // 2] = left
+    rgb[:, width // 2:] = right
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+
+
+@pytest.fixture
+def make_frame() -> FrameFactory:
+    return split_frame
+
+
+def near(color: object, expected: tuple[int, int, int], tol: int = 24) -> bool:
+    """``QColor`` ``color`` within ``tol`` per channel of ``expected`` (YUV rounding)."""
+    rgb = (color.red(), color.green(), color.blue())  # type: ignore[attr-defined]
+    return all(abs(a - b) <= tol for a, b in zip(rgb, expected))
+
+
+@pytest.fixture
+def near_color() -> Callable[..., bool]:
+    return near

@@ -1,0 +1,67 @@
+"""MainWindow: the join screen and the room view in one stacked window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QMainWindow, QStackedWidget, QWidget
+
+from ui.join import JoinScreen
+from ui.resources import load_stylesheet
+from ui.room_view import RoomView
+
+__all__ = ["MainWindow"]
+
+Screen = Literal["join", "room"]
+
+
+class MainWindow(QMainWindow):
+    """objectNames: ``main-window``, ``screens`` (the stack), ``join-screen``, ``room-view``.
+
+    ``closing`` fires from ``closeEvent`` so the app can leave the room before exit.
+    """
+
+    closing = Signal()
+
+    def __init__(self, parent: QWidget | None = None, *, styled: bool = True) -> None:
+        super().__init__(parent)
+        self.setObjectName("main-window")
+        self.setWindowTitle("Confab")
+        self.resize(1280, 800)
+        if styled:
+            self.setStyleSheet(load_stylesheet())
+        self.join_screen = JoinScreen()
+        self.room_view = RoomView()
+        self.stack = QStackedWidget(self)
+        self.stack.setObjectName("screens")
+        self.stack.addWidget(self.join_screen)
+        self.stack.addWidget(self.room_view)
+        self.setCentralWidget(self.stack)
+
+    @property
+    def current_screen(self) -> Screen:
+        return "room" if self.stack.currentWidget() is self.room_view else "join"
+
+    def show_join(self) -> None:
+        self.join_screen.set_busy(False)
+        self.stack.setCurrentWidget(self.join_screen)
+        self.setWindowTitle("Confab")
+
+    def show_room(self, room_name: str | None = None) -> None:
+        if room_name:
+            self.room_view.set_room_name(room_name)
+            self.setWindowTitle(f"{room_name} – Confab")
+        self.stack.setCurrentWidget(self.room_view)
+
+    def save_screenshot(self, path: str | Path) -> bool:
+        """Grab the window's widgets (works offscreen) and save as an image (PNG by suffix)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return self.grab().save(str(path))
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.closing.emit()
+        super().closeEvent(event)

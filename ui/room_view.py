@@ -1,0 +1,269 @@
+"""RoomView: the in-call screen (tiles, controls, chat, participants, stats, banners).
+
+It is the one façade the bridge drives: plain values in (``add_participant``,
+``set_audio_muted``, ``set_frame`` …), user actions out through the child
+widgets' signals (``controls.mic_toggled``, ``controls.leave_requested``,
+``chat.message_submitted`` …). Local mute/pause buttons change their own checked
+state when clicked; the bridge confirms with ``set_audio_muted(local_sid, …)``
+(which also syncs the button) once the SDK has acted. Showing and hiding the
+chat, participants and stats panels is handled here (only one side panel at a
+time); the bridge may also listen to ``controls.stats_toggled`` to poll stats only
+while they are shown.
+
+Keys are participant sids; a screen share can be shown as its own tile under any
+other key (e.g. ``f"{sid}:screen"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.chat import ChatPanel
+from ui.controls import ControlBar
+from ui.grid import LayoutMode, TileGrid
+from ui.join import format_error
+from ui.participants_panel import ParticipantsPanel
+from ui.stats_overlay import StatsOverlay, StatsRow
+from ui.tile import ParticipantTile
+
+if TYPE_CHECKING:
+    import av
+
+__all__ = ["RoomView"]
+
+SIDE_PANEL_WIDTH = 300
+
+
+class RoomView(QWidget):
+    """objectNames: ``room-view``, ``room-title``, ``layout-button``, ``reconnecting-banner``,
+    ``room-error``, ``stage``, ``tile-grid``, ``stats-overlay``, ``chat-panel``,
+    ``participants-panel``, ``control-bar`` (and every child's own)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("room-view")
+        self._local_sid: str | None = None
+        self._tiles: dict[str, ParticipantTile] = {}
+
+        self.title = QLabel(self)
+        self.title.setObjectName("room-title")
+        self.layout_button = QPushButton("Speaker view", self)
+        self.layout_button.setObjectName("layout-button")
+        self.layout_button.setCheckable(True)
+        self.layout_button.setToolTip("Switch between grid and speaker view")
+        self.layout_button.toggled.connect(
+            lambda on: self.set_layout("speaker" if on else "grid"))
+
+        self.reconnecting_banner = QLabel("Reconnecting…", self)
+        self.reconnecting_banner.setObjectName("reconnecting-banner")
+        self.reconnecting_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.reconnecting_banner.hide()
+
+        self.error_banner = QLabel(self)
+        self.error_banner.setObjectName("room-error")
+        self.error_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.error_banner.setWordWrap(True)
+        self.error_banner.hide()
+
+        self.grid = TileGrid(self)
+        self.stats = StatsOverlay(self)
+        self.stats.hide()
+        stage = QWidget(self)
+        stage.setObjectName("stage")
+        stage_layout = QGridLayout(stage)
+        stage_layout.setContentsMargins(8, 8, 8, 8)
+        stage_layout.addWidget(self.grid, 0, 0)
+        stage_layout.addWidget(self.stats, 0, 0,
+                               Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.stats.raise_()
+
+        self.chat = ChatPanel(self)
+        self.chat.setFixedWidth(SIDE_PANEL_WIDTH)
+        self.chat.hide()
+        self.participants = ParticipantsPanel(self)
+        self.participants.setFixedWidth(SIDE_PANEL_WIDTH)
+        self.participants.hide()
+
+        self.controls = ControlBar(self)
+        self.controls.chat_toggled.connect(self.set_chat_visible)
+        self.controls.participants_toggled.connect(self.set_participants_visible)
+        self.controls.stats_toggled.connect(self.set_stats_visible)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(12, 6, 12, 0)
+        top.addWidget(self.title, 1)
+        top.addWidget(self.layout_button)
+
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(0)
+        body.addWidget(stage, 1)
+        body.addWidget(self.chat)
+        body.addWidget(self.participants)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(top)
+        layout.addWidget(self.reconnecting_banner)
+        layout.addWidget(self.error_banner)
+        layout.addLayout(body, 1)
+        layout.addWidget(self.controls)
+
+    # ------------------------------------------------------------------ participants
+
+    @property
+    def local_sid(self) -> str | None:
+        return self._local_sid
+
+    def participant_sids(self) -> list[str]:
+        return list(self._tiles)
+
+    def tile(self, sid: str) -> ParticipantTile | None:
+        return self._tiles.get(sid)
+
+    def add_participant(self, sid: str, identity: str, name: str | None = None,
+                        local: bool = False) -> ParticipantTile:
+        """Add a tile (and a participants-panel row); returns the tile. Idempotent per sid."""
+        existing = self._tiles.get(sid)
+        if existing is not None:
+            return existing
+        tile = ParticipantTile(identity, name, local=local)
+        self._tiles[sid] = tile
+        if local:
+            self._local_sid = sid
+        self.grid.add_tile(sid, tile)
+        self.participants.add_participant(sid, tile.name, local=local)
+        return tile
+
+    def remove_participant(self, sid: str) -> None:
+        tile = self._tiles.pop(sid, None)
+        if tile is None:
+            return
+        self.grid.remove_tile(sid)
+        self.participants.remove_participant(sid)
+        if sid == self._local_sid:
+            self._local_sid = None
+        tile.deleteLater()
+
+    def clear(self) -> None:
+        """Remove everyone and reset transient state (after leaving)."""
+        for sid in list(self._tiles):
+            self.remove_participant(sid)
+        self.chat.clear()
+        self.controls.set_chat_unread(0)
+        self.stats.set_rows([])
+        self.show_reconnecting(False)
+        self.clear_error()
+
+    def set_participant_name(self, sid: str, name: str) -> None:
+        if (tile := self._tiles.get(sid)) is not None:
+            tile.set_name(name)
+            self.participants.set_name(sid, tile.name)
+
+    def set_audio_muted(self, sid: str, muted: bool) -> None:
+        if (tile := self._tiles.get(sid)) is not None:
+            tile.set_audio_muted(muted)
+            self.participants.set_audio_muted(sid, muted)
+            if sid == self._local_sid:
+                self.controls.set_mic_muted(muted)
+
+    def set_video_paused(self, sid: str, paused: bool) -> None:
+        if (tile := self._tiles.get(sid)) is not None:
+            tile.set_video_paused(paused)
+            self.participants.set_video_paused(sid, paused)
+            if sid == self._local_sid:
+                self.controls.set_camera_paused(paused)
+
+    def set_network_quality(self, sid: str, level: int | None) -> None:
+        if (tile := self._tiles.get(sid)) is not None:
+            tile.set_network_quality(level)
+
+    def set_dominant_speaker(self, sid: str | None) -> None:
+        """Highlight ``sid``'s tile (None: nobody); the speaker view follows it."""
+        for key, tile in self._tiles.items():
+            tile.set_dominant(key == sid)
+        self.grid.set_dominant(sid)
+
+    def set_frame(self, sid: str, frame: av.VideoFrame) -> None:
+        if (tile := self._tiles.get(sid)) is not None:
+            tile.set_frame(frame)
+
+    def clear_video(self, sid: str) -> None:
+        if (tile := self._tiles.get(sid)) is not None:
+            tile.clear_video()
+
+    # ------------------------------------------------------------------ room-wide
+
+    @property
+    def layout_mode(self) -> LayoutMode:
+        return self.grid.layout_mode
+
+    def set_layout(self, mode: LayoutMode) -> None:
+        self.grid.set_layout(mode)
+        self.layout_button.blockSignals(True)
+        self.layout_button.setChecked(mode == "speaker")
+        self.layout_button.setText("Grid view" if mode == "speaker" else "Speaker view")
+        self.layout_button.blockSignals(False)
+
+    def set_room_name(self, name: str) -> None:
+        self.title.setText(name)
+
+    @property
+    def reconnecting(self) -> bool:
+        return not self.reconnecting_banner.isHidden()
+
+    def show_reconnecting(self, reconnecting: bool) -> None:
+        self.reconnecting_banner.setVisible(bool(reconnecting))
+
+    def show_error(self, code: int | None, message: str) -> None:
+        self.error_banner.setText(format_error(code, message))
+        self.error_banner.show()
+
+    def clear_error(self) -> None:
+        self.error_banner.clear()
+        self.error_banner.hide()
+
+    def add_chat_message(self, sender: str, text: str, local: bool = False,
+                         timestamp: datetime | None = None) -> None:
+        self.chat.add_message(sender, text, local, timestamp)
+        if not local and self.chat.isHidden():
+            self.controls.set_chat_unread(self.controls.chat_unread + 1)
+
+    def set_stats_rows(self, rows: Iterable[StatsRow | Mapping[str, Any]]) -> None:
+        self.stats.set_rows(rows)
+
+    # ------------------------------------------------------------------ panels
+
+    def set_chat_visible(self, visible: bool) -> None:
+        if visible:
+            self.set_participants_visible(False)
+            self.controls.set_chat_unread(0)
+        self.chat.setVisible(visible)
+        self.controls.set_chat_open(visible)
+        if visible:
+            self.chat.input.setFocus()
+
+    def set_participants_visible(self, visible: bool) -> None:
+        if visible:
+            self.set_chat_visible(False)
+        self.participants.setVisible(visible)
+        self.controls.set_participants_open(visible)
+
+    def set_stats_visible(self, visible: bool) -> None:
+        self.stats.setVisible(visible)
+        if visible:
+            self.stats.raise_()
+        self.controls.set_stats_open(visible)
