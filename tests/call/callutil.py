@@ -1,0 +1,61 @@
+"""Helpers for the call tests (imported as ``from callutil import ...``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from core.media.stamp import read_stamp
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Wait for ``predicate()`` to be truthy (asyncio keeps running); fail with a clear message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+        await asyncio.sleep(interval)
+
+
+class FrameLog:
+    """A video sink that keeps the size and stamp of every frame it gets."""
+
+    def __init__(self) -> None:
+        self.sizes: list[tuple[int, int]] = []
+        self.counters: list[int] = []
+        self.times: list[float] = []
+
+    def __call__(self, frame: Any) -> None:
+        self.sizes.append((frame.width, frame.height))
+        self.times.append(time.monotonic())
+        stamp = read_stamp(frame)
+        if stamp is not None:
+            self.counters.append(stamp.counter)
+
+    def count_since(self, t: float) -> int:
+        return sum(1 for x in self.times if x >= t)
+
+
+class EventLog:
+    """Records (event, args) of the given events on an emitter, in order."""
+
+    def __init__(self, emitter: Any, *events: str) -> None:
+        self.items: list[tuple[str, tuple[Any, ...]]] = []
+        for event in events:
+            emitter.on(event, self._recorder(event))
+
+    def _recorder(self, event: str) -> Callable[..., None]:
+        def record(*args: Any) -> None:
+            self.items.append((event, args))
+        return record
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.items]
+
+    def of(self, event: str) -> list[tuple[Any, ...]]:
+        return [args for name, args in self.items if name == event]

@@ -1,0 +1,71 @@
+"""Two ``confab-bot`` processes in a peer-to-peer room on a real ``confab-server`` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.media
+
+BIN = Path(sys.executable).parent
+FPS = 15
+WIDTH, HEIGHT = 320, 240
+
+
+@pytest.fixture
+def server_url(tmp_path: Path):  # type: ignore[no-untyped-def]
+    proc = subprocess.Popen(
+        [str(BIN / "confab-server"), "--port", "0", "--dev", "--data-dir", str(tmp_path / "data"),
+         "--default-room-type", "peer-to-peer"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("confab-server listening on "), line
+    yield line.split()[-1]
+    proc.terminate()
+    _, stderr = proc.communicate(timeout=10)
+    assert "Traceback" not in stderr, stderr
+
+
+def run_bot(url: str, identity: str, duration: float) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [str(BIN / "confab-bot"), "--url", url, "--room", "bots", "--identity", identity,
+         "--duration", str(duration), "--width", str(WIDTH), "--height", str(HEIGHT), "--fps", str(FPS),
+         "--audio-kind", "tone"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def events(proc: subprocess.Popen) -> list[dict]:
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_two_bots_receive_each_other_at_the_published_size_and_rate(server_url: str) -> None:
+    first = run_bot(server_url, "bot-a", 9)
+    second = run_bot(server_url, "bot-b", 8)
+    logs = {"bot-a": events(first), "bot-b": events(second)}
+    for me, other in (("bot-a", "bot-b"), ("bot-b", "bot-a")):
+        log = logs[me]
+        assert log[0]["event"] == "connected", log[0]
+        kinds = {e["kind"] for e in log if e["event"] == "trackSubscribed" and e["participant"] == other}
+        assert kinds == {"audio", "video", "data"}, (me, kinds)
+        video = [e for e in log if e["event"] == "videoStats" and e["participant"] == other]
+        steady = [e for e in video[2:] if e["frames"] > 0]  # skip the first seconds of ramp-up
+        assert len(steady) >= 3, (me, video)
+        assert {(e["width"], e["height"]) for e in steady} == {(WIDTH, HEIGHT)}
+        median_fps = statistics.median(e["fps"] for e in steady)
+        assert median_fps >= 0.9 * FPS, (me, [e["fps"] for e in steady])
+        counters = [e["counter"] for e in steady if e["counter"] is not None]
+        assert counters == sorted(counters) and counters[-1] > counters[0]  # the publisher's own frames
+        audio = [e["level"] for e in log if e["event"] == "audioStats" and e["participant"] == other]
+        assert audio and max(audio) > 1000, (me, audio)
+        assert log[-1]["event"] == "left" and log[-1]["reason"] == "done"

@@ -1,0 +1,230 @@
+"""Peer-to-peer calls through the real server: real aiortc peers over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from callutil import EventLog, FrameLog, until
+from core import (
+    AccessToken,
+    AccessTokenSignatureInvalidError,
+    LocalAudioTrack,
+    LocalDataTrack,
+    LocalVideoTrack,
+    RemoteAudioTrack,
+    RemoteDataTrack,
+    RemoteVideoTrack,
+    connect,
+)
+from core.media.sources import SyntheticAudioSource, SyntheticVideoSource
+
+pytestmark = pytest.mark.media
+
+
+def camera(label: str, width: int = 320, height: int = 240, fps: float = 15) -> LocalVideoTrack:
+    return LocalVideoTrack(SyntheticVideoSource(width, height, fps, label=label), name="camera")
+
+
+def microphone(label: str, **kwargs) -> LocalAudioTrack:  # type: ignore[no-untyped-def]
+    return LocalAudioTrack(SyntheticAudioSource("tone", label=label, **kwargs), name="microphone")
+
+
+def remote_of(room, identity):  # type: ignore[no-untyped-def]
+    return next((p for p in room.participants.values() if p.identity == identity), None)
+
+
+def subscribed(room, identity, kind):  # type: ignore[no-untyped-def]
+    participant = remote_of(room, identity)
+    if participant is None:
+        return None
+    for pub in participant.tracks.values():
+        if pub.kind == kind and pub.is_subscribed:
+            return pub.track
+    return None
+
+
+async def test_two_participants_exchange_video_audio_and_data(join) -> None:  # type: ignore[no-untyped-def]
+    alice = await join("alice", tracks=[camera("alice", 320, 240), microphone("alice"), LocalDataTrack("chat")])
+    alice_events = EventLog(alice, "participantConnected", "trackSubscribed", "trackStarted")
+    bob = await join("bob", tracks=[camera("bob", 640, 480)])
+    assert [p.identity for p in bob.participants.values()] == ["alice"]  # pre-populated at connect
+    bob_events = EventLog(bob, "trackSubscribed", "trackStarted", "trackDimensionsChanged")
+
+    video = await until(lambda: subscribed(bob, "alice", "video"))
+    assert isinstance(video, RemoteVideoTrack)
+    frames = FrameLog()
+    video.add_sink(frames)
+    audio = await until(lambda: subscribed(bob, "alice", "audio"))
+    assert isinstance(audio, RemoteAudioTrack)
+    data = await until(lambda: subscribed(bob, "alice", "data"))
+    assert isinstance(data, RemoteDataTrack)
+
+    await until(lambda: len(frames.counters) >= 20)
+    assert set(frames.sizes) == {(320, 240)}  # decoded at the published size
+    assert frames.counters == sorted(frames.counters) and frames.counters[-1] > frames.counters[0]
+    assert video.dimensions is not None and (video.dimensions.width, video.dimensions.height) == (320, 240)
+    await until(lambda: audio.level is not None and audio.level > 1000)  # the tone, well above silence
+
+    # Alice sees Bob join, then his video subscribed and started, in that order.
+    bob_video = await until(lambda: subscribed(alice, "bob", "video"))
+    await until(lambda: bob_video.is_started)
+    names = alice_events.names()
+    assert names.index("participantConnected") < names.index("trackSubscribed") < names.index("trackStarted")
+    bob_frames = FrameLog()
+    bob_video.add_sink(bob_frames)
+    await until(lambda: len(bob_frames.sizes) >= 5)
+    assert set(bob_frames.sizes) == {(640, 480)}
+
+    # On Bob's side each media track was subscribed before it started.
+    for track in (video, audio):
+        order = [name for name, args in bob_events.items if args[0] is track]
+        assert order.index("trackSubscribed") < order.index("trackStarted"), order
+
+
+async def test_thousand_ordered_data_messages_arrive_complete_and_in_order(join) -> None:  # type: ignore[no-untyped-def]
+    chat = LocalDataTrack("chat")
+    alice = await join("alice", tracks=[chat])
+    bob = await join("bob")
+    received: list[object] = []
+    bob.on("trackMessage", lambda data, track, participant: received.append(data))
+    track = await until(lambda: subscribed(bob, "alice", "data"))
+    assert track.ordered and track.reliable
+    await asyncio.sleep(0.3)  # the channel opens on both sides
+    for i in range(1000):
+        chat.send(f"message {i}" if i % 2 else f"message {i}".encode())
+    await until(lambda: len(received) >= 1000, timeout=20)
+    expected = [f"message {i}" if i % 2 else f"message {i}".encode() for i in range(1000)]
+    assert received == expected
+    assert alice.state == "connected"
+
+
+async def test_mute_and_pause_are_seen_remotely_as_events_and_as_no_media(join) -> None:  # type: ignore[no-untyped-def]
+    cam, mic = camera("alice"), microphone("alice")
+    alice = await join("alice", tracks=[cam, mic])
+    bob = await join("bob")
+    video = await until(lambda: subscribed(bob, "alice", "video"))
+    audio = await until(lambda: subscribed(bob, "alice", "audio"))
+    frames = FrameLog()
+    video.add_sink(frames)
+    await until(lambda: len(frames.sizes) >= 5)
+    events = EventLog(bob, "trackDisabled", "trackEnabled")
+    track_events = EventLog(video, "disabled", "enabled")
+
+    cam.disable()
+    mic.disable()
+    assert not cam.is_enabled
+    await until(lambda: len(events.of("trackDisabled")) == 2)
+    assert {args[0].kind for args in events.of("trackDisabled")} == {"video", "audio"}
+    assert not video.is_enabled and not audio.is_enabled
+    pub = next(p for p in remote_of(bob, "alice").tracks.values() if p.kind == "video")
+    assert pub.is_track_enabled is False
+    assert track_events.names() == ["disabled"]
+    await asyncio.sleep(0.5)  # frames in flight drain
+    quiet_since = time.monotonic()
+    await asyncio.sleep(1.0)
+    assert frames.count_since(quiet_since) == 0, "video still flowing while paused"
+
+    cam.enable()
+    mic.enable()
+    await until(lambda: len(events.of("trackEnabled")) == 2)
+    assert video.is_enabled and audio.is_enabled and pub.is_track_enabled
+    resumed = time.monotonic()
+    await until(lambda: frames.count_since(resumed) >= 5)
+    assert track_events.names() == ["disabled", "enabled"]
+    assert alice.local_participant.state == "connected"
+
+
+async def test_unpublish_then_republish(join) -> None:  # type: ignore[no-untyped-def]
+    cam = camera("alice")
+    alice = await join("alice", tracks=[cam])
+    bob = await join("bob")
+    first = await until(lambda: subscribed(bob, "alice", "video"))
+    events = EventLog(bob, "trackUnsubscribed", "trackUnpublished", "trackPublished", "trackSubscribed",
+                      "trackStarted")
+
+    publication = alice.local_participant.unpublish_track(cam)
+    assert publication is not None and publication.track is cam
+    assert alice.local_participant.video_tracks == {}
+    await until(lambda: "trackUnpublished" in events.names())
+    assert events.names() == ["trackUnsubscribed", "trackUnpublished"]
+    assert events.of("trackUnsubscribed")[0][0] is first
+    assert remote_of(bob, "alice").video_tracks == {}
+
+    again = camera("alice-2", 160, 120)
+    local_pub = await alice.local_participant.publish_track(again)
+    assert local_pub.track_sid.startswith("MT") and local_pub.track_sid != publication.track_sid
+    second = await until(lambda: subscribed(bob, "alice", "video"))
+    assert second is not first  # a re-published track is a new RemoteTrack
+    frames = FrameLog()
+    second.add_sink(frames)
+    await until(lambda: len(frames.sizes) >= 5)
+    assert set(frames.sizes) == {(160, 120)}
+    names = events.names()[2:]
+    assert names[:2] == ["trackPublished", "trackSubscribed"] and "trackStarted" in names
+
+
+async def test_three_participants_each_receive_the_other_two(join) -> None:  # type: ignore[no-untyped-def]
+    rooms = {}
+    for name in ("ann", "ben", "cat"):
+        rooms[name] = await join(name, tracks=[camera(name, 160, 120, 10)])
+    logs = {}
+    for me, room in rooms.items():
+        for other in rooms:
+            if other != me:
+                track = await until(lambda: subscribed(room, other, "video"))
+                logs[(me, other)] = FrameLog()
+                track.add_sink(logs[(me, other)])
+    await until(lambda: all(len(log.counters) >= 5 for log in logs.values()), timeout=15)
+    for log in logs.values():
+        assert set(log.sizes) == {(160, 120)}
+    # Ben leaves: the others see his tracks unsubscribed before participantDisconnected.
+    order: list[str] = []
+    ann = rooms["ann"]
+    ann.on("trackUnsubscribed", lambda track, p: order.append("trackUnsubscribed"))
+    ann.on("participantDisconnected", lambda p: order.append("participantDisconnected"))
+    rooms["ben"].disconnect()
+    await until(lambda: "participantDisconnected" in order)
+    assert order == ["trackUnsubscribed", "participantDisconnected"]
+    assert sorted(p.identity for p in ann.participants.values()) == ["cat"]
+
+
+async def test_get_stats_values_move(join) -> None:  # type: ignore[no-untyped-def]
+    alice = await join("alice", tracks=[camera("alice"), microphone("alice")])
+    bob = await join("bob")
+    video = await until(lambda: subscribed(bob, "alice", "video"))
+    await until(lambda: video.is_started)
+    await asyncio.sleep(1.5)
+
+    def totals(reports):  # type: ignore[no-untyped-def]
+        sent = sum(s.bytes_sent or 0 for r in reports for s in r.local_video_track_stats + r.local_audio_track_stats)
+        got = sum(s.bytes_received or 0 for r in reports
+                  for s in r.remote_video_track_stats + r.remote_audio_track_stats)
+        return sent, got
+
+    first_a, first_b = await alice.get_stats(), await bob.get_stats()
+    await asyncio.sleep(1.0)
+    second_a, second_b = await alice.get_stats(), await bob.get_stats()
+    assert totals(second_a)[0] > totals(first_a)[0] > 0
+    assert totals(second_b)[1] > totals(first_b)[1] > 0
+    remote_video = [s for r in second_b for s in r.remote_video_track_stats]
+    assert len(remote_video) == 1
+    stats = remote_video[0]
+    assert stats.track_sid == video.sid
+    assert (stats.dimensions.width, stats.dimensions.height) == (320, 240)
+    assert 10 <= stats.frame_rate <= 20  # published at 15 fps
+    assert stats.packets_received and stats.jitter is not None
+    remote_audio = [s for r in second_b for s in r.remote_audio_track_stats]
+    assert remote_audio and remote_audio[0].audio_level > 0
+    local_video = [s for r in second_a for s in r.local_video_track_stats]
+    assert local_video and local_video[0].packets_sent > 0 and local_video[0].track_sid.startswith("MT")
+
+
+async def test_bad_token_is_rejected_with_its_code(server) -> None:  # type: ignore[no-untyped-def]
+    creds = server.credentials
+    forged = AccessToken(creds.account_sid, creds.api_key_sid, "not-the-secret", identity="mallory").to_jwt()
+    with pytest.raises(AccessTokenSignatureInvalidError) as info:
+        await connect(forged, url=server.url, name="call", tracks=[])
+    assert info.value.code == 20107
