@@ -91,6 +91,17 @@ class _MeshRoomMedia:
         signaling.local_participant.on("localTrackAdded", lambda tsig: self._publish(tsig.id))
         signaling.local_participant.on("localTrackRemoved", lambda tsig: self.mesh.remove(tsig.id))
         self.closed: asyncio.Task[None] | None = None
+        # While connecting, the first negotiations are awaited and their errors reject connect().
+        self.negotiating: list[asyncio.Task[Any]] | None = []
+        self.connect_errors: list[TwilioError] = []
+
+    async def first_negotiation(self) -> None:
+        """Wait for the offers the ``connected`` message asked for; raise the first failure (53400)."""
+        if self.negotiating:
+            await asyncio.gather(*self.negotiating, return_exceptions=True)
+        self.negotiating = None
+        if self.connect_errors:
+            raise self.connect_errors[0]
 
     def attach(self, local_participant: LocalParticipant) -> None:
         self.local_participant = local_participant
@@ -118,7 +129,9 @@ class _MeshRoomMedia:
     # signaling → media
     def _peer_connections(self, messages: Sequence[p.PeerConnectionMessage], full: bool) -> None:
         for message in messages:
-            self.mesh.handle(message)
+            task = self.mesh.handle(message)
+            if task is not None and self.negotiating is not None:
+                self.negotiating.append(task)
 
     # media → signaling
     def _remote_track(self, track_id: str, kind: str, track: MediaStreamTrack) -> None:
@@ -155,8 +168,13 @@ class _MeshRoomMedia:
         self.signaling.ice_state(ice, pc_id)
         self.signaling.peer_connection_state(state, pc_id)
 
-    def _media_error(self, error: TwilioError) -> None:
-        log.warning("media error: %s", error)
+    def _media_error(self, error: TwilioError, peer: str | None, role: str) -> None:
+        """53400/53402: rejects connect() while connecting; later, the peer's tracks fail to subscribe."""
+        log.warning("media error with %s (%s connection): %s", peer, role, error)
+        if self.negotiating is not None:
+            self.connect_errors.append(error)
+        elif role == "receive" and peer is not None:
+            self.signaling.media_failed(peer, error)
 
     def _state_changed(self, state: str, error: TwilioError | None) -> None:
         if state == "disconnected" and self.closed is None:
@@ -228,6 +246,7 @@ async def connect(
                      max_video_bitrate))
     signaling.stats_provider = media.stats
     local_participant = LocalParticipant(signaling.local_participant, tracks, owned_tracks=owned)
+    media.attach(local_participant)
 
     session = SignalingTransport(url, on_message=signaling.handle_message, on_state=signaling.transport_state,
                                  sync_body=signaling.sync_message)
@@ -249,7 +268,12 @@ async def connect(
     signaling.handle_message(connected)
     await signaling.wait_connected()
     room = Room(signaling, local_participant)
-    media.attach(local_participant)
+    try:
+        await media.first_negotiation()
+    except TwilioError:
+        room.disconnect()
+        await media.close()
+        raise
     return room
 
 

@@ -66,6 +66,8 @@ class PeerConnectionMessage(_Wire):
     id: str
     description: Description | None = None
     ice: IceState | None = None
+    #: Confab addition, server to client only: the SID of the participant at the other end.
+    participant: str | None = None
 
 
 class LocalTrackState(_Wire):

@@ -743,6 +743,15 @@ class RoomSignaling(EventEmitter):
         elif track_id in self._media:
             self._media[track_id].pending_messages.append(data)
 
+    def media_failed(self, participant_sid: str, error: TwilioError) -> None:
+        """Media from ``participant_sid`` cannot be set up: its unsubscribed tracks fail with ``error``."""
+        psig = self.participants.get(participant_sid)
+        if psig is None or self.state == "disconnected":
+            return
+        for tsig in list(psig.tracks.values()):
+            if tsig.media is None:
+                tsig._fail(error)
+
     def ice_state(self, state: str, peer_connection_id: str | None = None) -> None:
         """ICE connection state of a peer connection (mesh: several; the best one counts)."""
         if state == "closed" and peer_connection_id is not None:

@@ -22,6 +22,8 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from msgspec.structs import replace
+
 from core.protocol import Description, IceCandidate, IceState, PeerConnectionMessage
 
 log = logging.getLogger(__name__)
@@ -124,14 +126,15 @@ class MeshRelay(MediaBackend):
             self._closed.popitem(last=False)
 
     @staticmethod
-    def _close_entry(pc_id: str, revision: int) -> PeerConnectionMessage:
-        return PeerConnectionMessage(id=pc_id, description=Description(type="close", revision=revision))
+    def _close_entry(pc_id: str, revision: int, peer: str | None = None) -> PeerConnectionMessage:
+        return PeerConnectionMessage(id=pc_id, description=Description(type="close", revision=revision),
+                                     participant=peer)
 
     def _ask_to_offer(self, out: Outbox, offerer: str, answerer: str) -> None:
         """A new connection that ``offerer`` sends its media on to ``answerer``."""
         link = self._add_link(str(uuid.uuid4()), offerer, answerer)
         out.setdefault(offerer, []).append(PeerConnectionMessage(
-            id=link.id, description=Description(type="create-offer", revision=1)))
+            id=link.id, description=Description(type="create-offer", revision=1), participant=answerer))
 
     def links_of(self, sid: str) -> list[str]:
         return sorted(self._by_participant.get(sid, ()))
@@ -182,7 +185,7 @@ class MeshRelay(MediaBackend):
                 desc = entry.description
                 link.revision = max(link.revision, desc.revision)
                 if desc.type == "close":
-                    out.setdefault(other, []).append(entry)
+                    out.setdefault(other, []).append(replace(entry, participant=sid))
                     self._drop_link(link)
                     continue
                 if side.description != desc:
@@ -193,15 +196,15 @@ class MeshRelay(MediaBackend):
                         entry.ice.ufrag is not None and entry.ice.ufrag != side.ice.ufrag):
                     side.ice = _merge_ice(side.ice, entry.ice)
                     new = True
-            if new:
-                out.setdefault(other, []).append(entry)
+            if new:  # relayed unchanged, but for who it comes from
+                out.setdefault(other, []).append(replace(entry, participant=sid))
         return out
 
     def leave(self, sid: str) -> Outbox:
         out: Outbox = {}
         for pc_id in list(self._by_participant.get(sid, ())):
             link = self._links[pc_id]
-            out.setdefault(link.other(sid), []).append(self._close_entry(pc_id, link.revision + 1))
+            out.setdefault(link.other(sid), []).append(self._close_entry(pc_id, link.revision + 1, sid))
             self._drop_link(link)
         self._by_participant.pop(sid, None)
         return out
@@ -216,7 +219,8 @@ class MeshRelay(MediaBackend):
             description = theirs.description
             if description is None and mine.description is None and link.offerer == sid:
                 description = Description(type="create-offer", revision=1)
-            state.append(PeerConnectionMessage(id=pc_id, description=description, ice=theirs.ice))
+            state.append(PeerConnectionMessage(id=pc_id, description=description, ice=theirs.ice,
+                                               participant=link.other(sid)))
         return state, relayed
 
     def close(self) -> None:

@@ -111,6 +111,7 @@ class _Session:
         self.needs_offer = False
         self.transceivers: dict[str, Any] = {}
         self.channels: dict[str, RTCDataChannel] = {}
+        self.peer: str | None = None  # the remote participant's SID, when the server says
 
 
 class MeshMedia:
@@ -124,7 +125,7 @@ class MeshMedia:
         on_remote_data: Callable[[str, RTCDataChannel], None],
         on_local_channel: Callable[[str, RTCDataChannel, bool], None] = lambda track_id, ch, attached: None,
         on_connection_state: Callable[[str, str], None] = lambda pc_id, state: None,
-        on_error: Callable[[TwilioError], None] = lambda error: None,
+        on_error: Callable[[TwilioError, str | None, str], None] = lambda error, peer, role: None,
         configuration: Callable[[], RTCConfiguration],
         options: MediaOptions | None = None,
     ) -> None:
@@ -193,17 +194,19 @@ class MeshMedia:
 
     # --- signaling ---------------------------------------------------------------------
 
-    def handle(self, message: p.PeerConnectionMessage) -> None:
+    def handle(self, message: p.PeerConnectionMessage) -> asyncio.Task[Any] | None:
         """Apply one ``peer_connections`` entry from the server (in order, per connection)."""
         if self._closed:
-            return
-        self._spawn(self._handle(message))
+            return None
+        return self._spawn(self._handle(message))
 
     async def _handle(self, message: p.PeerConnectionMessage) -> None:
         description = message.description
         if description is None:
             return  # trickled ICE: aiortc puts its candidates in the SDP; nothing to add
         session = self._sessions.get(message.id)
+        if session is not None and message.participant:
+            session.peer = message.participant
         kind = description.type
         if kind == "close":
             if session is not None:
@@ -211,16 +214,17 @@ class MeshMedia:
             return
         if kind == "create-offer":
             if session is None:
-                session = self._new_session(message.id, "send")
+                session = self._new_session(message.id, "send", message.participant)
                 for media in self._media.values():
                     self._attach_media(session, media)
                 for data in self._data.values():
                     self._attach_data(session, data)
-            self._renegotiate(session)
+            session.needs_offer = True
+            await self._offer(session)
             return
         if kind == "offer":
             if session is None:
-                session = self._new_session(message.id, "receive")
+                session = self._new_session(message.id, "receive", message.participant)
             await self._answer(session, description)
             return
         if kind == "answer" and session is not None and session.role == "send":
@@ -231,15 +235,16 @@ class MeshMedia:
                     await session.pc.setRemoteDescription(RTCSessionDescription(description.sdp or "", "answer"))
                 except Exception as exc:  # aiortc raises several types for a bad SDP
                     log.warning("cannot apply answer on %s: %s", session.id, exc)
-                    self._on_error(MediaClientRemoteDescFailedError())
+                    self._on_error(MediaClientRemoteDescFailedError(), session.peer, session.role)
                     return
                 session.awaiting_answer = False
             if session.needs_offer:
                 self._renegotiate(session)
 
-    def _new_session(self, pc_id: str, role: str) -> _Session:
+    def _new_session(self, pc_id: str, role: str, peer: str | None) -> _Session:
         pc = RTCPeerConnection(self._configuration())
         session = _Session(pc_id, role, pc)
+        session.peer = peer
         self._sessions[pc_id] = session
 
         @pc.on("track")
@@ -285,7 +290,7 @@ class MeshMedia:
                 await session.pc.setLocalDescription(await session.pc.createOffer())
             except Exception as exc:
                 log.warning("cannot create offer on %s: %s", session.id, exc)
-                self._on_error(MediaClientLocalDescFailedError())
+                self._on_error(MediaClientLocalDescFailedError(), session.peer, session.role)
                 return
             session.revision += 1
             session.awaiting_answer = True
@@ -296,21 +301,29 @@ class MeshMedia:
     async def _answer(self, session: _Session, offer: p.Description) -> None:
         async with session.lock:
             try:
-                await session.pc.setRemoteDescription(RTCSessionDescription(offer.sdp or "", "offer"))
+                await session.pc.setRemoteDescription(RTCSessionDescription(_checked_offer(offer.sdp), "offer"))
             except Exception as exc:
                 log.warning("cannot apply offer on %s: %s", session.id, exc)
-                self._on_error(MediaClientRemoteDescFailedError())
+                self._on_error(MediaClientRemoteDescFailedError(), session.peer, session.role)
+                self._refuse(session, offer.revision)
                 return
             try:
                 await session.pc.setLocalDescription(await session.pc.createAnswer())
             except Exception as exc:
                 log.warning("cannot answer on %s: %s", session.id, exc)
-                self._on_error(MediaClientLocalDescFailedError())
+                self._on_error(MediaClientLocalDescFailedError(), session.peer, session.role)
+                self._refuse(session, offer.revision)
                 return
             session.revision = offer.revision
             sdp = session.pc.localDescription.sdp
         self._send(p.PeerConnectionMessage(
             id=session.id, description=p.Description(type="answer", revision=offer.revision, sdp=sdp)))
+
+    def _refuse(self, session: _Session, revision: int) -> None:
+        """Give up an offer we cannot use: close the connection on both sides."""
+        self._send(p.PeerConnectionMessage(
+            id=session.id, description=p.Description(type="close", revision=revision + 1)))
+        self._spawn(self._close_session(session))
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -346,10 +359,11 @@ class MeshMedia:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -357,6 +371,13 @@ class MeshMedia:
             exc = task.exception()
             if not isinstance(exc, MediaStreamError):
                 log.error("media task failed", exc_info=exc)
+
+
+def _checked_offer(sdp: str | None) -> str:
+    """aiortc applies any text without an ``m=`` line as an empty offer; a browser would refuse it."""
+    if not sdp or not sdp.startswith("v=0") or "\nm=" not in sdp:
+        raise ValueError("not a session description with media")
+    return sdp
 
 
 def codec_preferences(kind: str, names: list[str]) -> list[Any]:

@@ -8,8 +8,9 @@ participant, and a leaver is ``disconnected`` with its tracks and peer connectio
 
 from __future__ import annotations
 
-from srvutil import unique
+import msgspec
 from rspclient import track
+from srvutil import unique
 
 from core import protocol as p
 
@@ -19,6 +20,11 @@ async def _room(http, type_: str = "peer-to-peer") -> str:  # type: ignore[no-un
     async with http.post("/v1/Rooms", data={"UniqueName": name, "Type": type_}) as r:
         assert r.status == 201, await r.text()
     return name
+
+
+def from_(entry: p.PeerConnectionMessage, sender: str) -> p.PeerConnectionMessage:
+    """A relayed entry: the sender's entry unchanged, with the sender's SID added."""
+    return msgspec.structs.replace(entry, participant=sender)
 
 
 async def test_two_participants_join_publish_relay_leave(server, http, clients) -> None:  # type: ignore[no-untyped-def]
@@ -59,16 +65,16 @@ async def test_two_participants_join_publish_relay_leave(server, http, clients) 
     offer = p.PeerConnectionMessage(id=pc.id, description=p.Description(type="offer", revision=1, sdp="v=0 offer"))
     await bob.send_pcs([offer])
     got = await alice.expect(lambda m: isinstance(m, p.ServerUpdate) and m.peer_connections)
-    assert got.peer_connections == [offer]
+    assert got.peer_connections == [from_(offer, b.participant.sid)]  # unchanged, plus who sent it
     answer = p.PeerConnectionMessage(id=pc.id, description=p.Description(type="answer", revision=1, sdp="v=0 answer"))
     await alice.send_pcs([answer])
     got = await bob.expect(lambda m: isinstance(m, p.ServerUpdate) and m.peer_connections)
-    assert got.peer_connections == [answer]
+    assert got.peer_connections == [from_(answer, a.participant.sid)]
     ice = p.PeerConnectionMessage(id=pc.id, ice=p.IceState(revision=1, ufrag="u", candidates=[
         p.IceCandidate(candidate="candidate:1 1 udp 1 127.0.0.1 5000 typ host", sdp_mid="0")]))
     await alice.send_pcs([ice])
     got = await bob.expect(lambda m: isinstance(m, p.ServerUpdate) and m.peer_connections)
-    assert got.peer_connections == [ice]
+    assert got.peer_connections == [from_(ice, a.participant.sid)]
 
     # Alice publishes a second track, then disables it: Bob sees each, with higher revisions.
     await alice.publish([track("a-mic", "audio"), track("a-cam", "video")])
@@ -146,7 +152,7 @@ async def test_offer_in_connect_is_bound_to_an_existing_peer(server, http, clien
     cb = await b.connect(server.token("b"), name, peer_connections=[offer_b])
     assert cb.peer_connections == []  # no create-offer: its own offer serves b → a
     got = await a.expect(lambda m: isinstance(m, p.ServerUpdate) and m.peer_connections)
-    assert offer_b in got.peer_connections  # relayed unchanged, beside a's own create-offer for a → b
+    assert from_(offer_b, cb.participant.sid) in got.peer_connections  # beside a's own create-offer for a → b
     assert sorted(e.description.type for e in got.peer_connections) == ["create-offer", "offer"]
     assert got.participants is not None and got.participants[0].identity == "b"
     await a.disconnect()
