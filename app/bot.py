@@ -142,6 +142,9 @@ class Bot:
             task.cancel()
         error = room.state == "disconnected" and getattr(room._signaling, "error", None)
         room.disconnect()
+        for track in (self.audio, self.video):
+            if track is not None:
+                track.stop()  # the bot owns its tracks
         await asyncio.sleep(0.2)  # let bye and the peer connections close
         self.emit("left", reason="error" if error else "done")
         return 3 if error else 0

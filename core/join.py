@@ -88,6 +88,8 @@ class _MeshRoomMedia:
         self.local_participant: LocalParticipant | None = None
         signaling.on("peerConnections", self._peer_connections)
         signaling.on("stateChanged", self._state_changed)
+        signaling.on("encodingParametersChanged", lambda params: self.mesh.set_max_bitrates(
+            params.max_audio_bitrate, params.max_video_bitrate))
         signaling.local_participant.on("localTrackAdded", lambda tsig: self._publish(tsig.id))
         signaling.local_participant.on("localTrackRemoved", lambda tsig: self.mesh.remove(tsig.id))
         self.closed: asyncio.Task[None] | None = None

@@ -393,8 +393,31 @@ class RemoteAudioTrack(_RemoteTrack, AudioTrack):
 
     @property
     def level(self) -> float | None:
-        """Latest audio level (0..1 linear, as reported by the media layer), None until known."""
+        """Latest audio level, 0..32767 (twilio-video.js's ``audioLevel`` scale), None until known."""
         return self._level
+
+    def attach(self, device: Any = None) -> "RemoteAudioTrack":
+        """Play the track on an output device (an entry of ``core.media.devices.list_audio_outputs()``
+        or its id; None: the default, which discards). Replaces an earlier output."""
+        from .media.devices import open_audio_output
+
+        output = open_audio_output(device)
+        self.detach()
+        self._output = output
+        set_output = getattr(self.media_stream_track, "set_output", None)
+        if callable(set_output):
+            set_output(output)
+        return self
+
+    def detach(self) -> "RemoteAudioTrack":
+        """Stop playing the track (its level keeps being measured)."""
+        output, self._output = getattr(self, "_output", None), None
+        set_output = getattr(self.media_stream_track, "set_output", None)
+        if callable(set_output):
+            set_output(None)
+        if output is not None:
+            output.close()
+        return self
 
     def _set_level(self, level: float) -> None:
         self._level = level

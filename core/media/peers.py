@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,9 @@ class LocalFeed(MediaStreamTrack):
         self._source = source
         self._enabled = asyncio.Event()
         self._enabled.set()
+        #: Cap on the encoder's target bitrate (bps), applied before each frame (None: aiortc's own).
+        self.max_bitrate: int | None = None
+        self.sender: RTCRtpSender | None = None
 
     def set_enabled(self, enabled: bool) -> None:
         if enabled:
@@ -57,7 +61,25 @@ class LocalFeed(MediaStreamTrack):
         while True:
             frame = await self._source.recv()
             if self._enabled.is_set():
+                self._cap_bitrate()
                 return frame
+
+    def _cap_bitrate(self) -> None:
+        """aiortc has no ``setParameters``: clamp its encoder's target (REMB may raise it again,
+        so every frame); when the cap is lifted, give the encoder back its codec's default
+        target and let REMB take over. The encoder is private to the sender; this is the hook."""
+        encoder = getattr(self.sender, "_RTCRtpSender__encoder", None)
+        if encoder is None or not hasattr(encoder, "target_bitrate"):
+            return
+        if self.max_bitrate:
+            if encoder.target_bitrate > self.max_bitrate:
+                encoder.target_bitrate = self.max_bitrate
+                self._capped = True
+        elif getattr(self, "_capped", False):
+            self._capped = False
+            default = getattr(sys.modules[type(encoder).__module__], "DEFAULT_BITRATE", None)
+            if default:
+                encoder.target_bitrate = max(encoder.target_bitrate, default)
 
     def stop(self) -> None:
         super().stop()
@@ -184,6 +206,16 @@ class MeshMedia:
         if data is not None:
             data.channels.clear()
 
+    def set_max_bitrates(self, audio: int | None, video: int | None) -> None:
+        """Encoder caps in bps (None or 0: no cap), applied to every sender from its next frame."""
+        self.options.max_audio_bitrate, self.options.max_video_bitrate = audio or None, video or None
+        for media in self._media.values():
+            for feed in media.feeds:
+                feed.max_bitrate = self._max_bitrate(media.kind)
+
+    def _max_bitrate(self, kind: str) -> int | None:
+        return self.options.max_audio_bitrate if kind == "audio" else self.options.max_video_bitrate
+
     def set_enabled(self, track_id: str, enabled: bool) -> None:
         media = self._media.get(track_id)
         if media is None:
@@ -262,7 +294,10 @@ class MeshMedia:
         return session
 
     def _attach_media(self, session: _Session, media: _LocalMedia) -> None:
-        transceiver = session.pc.addTransceiver(media.new_feed(), direction="sendonly")
+        feed = media.new_feed()
+        transceiver = session.pc.addTransceiver(feed, direction="sendonly")
+        feed.sender = transceiver.sender
+        feed.max_bitrate = self._max_bitrate(media.kind)
         preferred = (self.options.preferred_audio_codecs if media.kind == "audio"
                      else self.options.preferred_video_codecs)
         if preferred:
@@ -374,10 +409,12 @@ class MeshMedia:
 
 
 def _checked_offer(sdp: str | None) -> str:
-    """aiortc applies any text without an ``m=`` line as an empty offer; a browser would refuse it."""
-    if not sdp or not sdp.startswith("v=0") or "\nm=" not in sdp:
-        raise ValueError("not a session description with media")
-    return sdp
+    """aiortc applies any text as an (empty) offer; a browser refuses one without the session
+    lines (``v=``, ``o=``, ``s=``, ``t=``), and so do we."""
+    lines = (sdp or "").replace("\r\n", "\n").split("\n")
+    if lines[0] != "v=0" or not all(any(line.startswith(k) for line in lines) for k in ("o=", "s=", "t=")):
+        raise ValueError("not a session description")
+    return sdp or ""
 
 
 def codec_preferences(kind: str, names: list[str]) -> list[Any]:
