@@ -1,0 +1,197 @@
+"""``confab``: the desktop app.
+
+    confab                                             # the join screen
+    confab join --url http://127.0.0.1:7880 --room standup --name Ada   # token from a --dev server
+    confab join --url http://127.0.0.1:7880 --token JWT
+    confab demo                                        # embedded server + three bots
+
+``join`` and ``demo`` (and the bare command) accept ``--screenshot PATH --quit-after S``: after
+S seconds save a capture of the window to PATH, leave cleanly and exit 0 (for headless QA with
+``QT_QPA_PLATFORM=offscreen``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "parser"]
+
+log = logging.getLogger("confab.app")
+
+
+def _common(subcommand: bool) -> argparse.ArgumentParser:
+    # A subcommand's defaults would overwrite the same option given before it: suppress them.
+    default: Any = argparse.SUPPRESS if subcommand else None
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--screenshot", metavar="PATH", type=Path, default=default,
+                        help="save a window capture here right before quitting (with --quit-after)")
+    common.add_argument("--quit-after", metavar="S", type=float, default=default,
+                        help="leave and quit after S seconds")
+    common.add_argument("--log-level", default=argparse.SUPPRESS if subcommand else "WARNING",
+                        help="logging level (default WARNING)")
+    return common
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="confab", parents=[_common(False)],
+                                 description="Confab: desktop video conferencing")
+    sub = ap.add_subparsers(dest="command", metavar="{join,demo}")
+    join = sub.add_parser("join", parents=[_common(True)], help="join a room right away")
+    join.add_argument("--url", required=True, help="room server, e.g. http://127.0.0.1:7880")
+    join.add_argument("--token", help="access token or invite link")
+    join.add_argument("--room", help="room name (with --name: token from a --dev server)")
+    join.add_argument("--name", help="your name (identity)")
+    demo = sub.add_parser("demo", parents=[_common(True)], help="a local server, three bots and you")
+    demo.add_argument("--bots", type=int, default=3, choices=range(0, 4), metavar="N",
+                      help="number of bots (0-3, default 3)")
+    return ap
+
+
+def _check(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.command == "join" and not args.token and not (args.room and args.name):
+        ap.error("join needs --token, or --room and --name")
+    if args.quit_after is not None and args.quit_after < 0:
+        ap.error("--quit-after must be >= 0")
+    if args.screenshot is not None and args.quit_after is None:
+        ap.error("--screenshot needs --quit-after")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
+    args = ap.parse_args(argv)
+    _check(ap, args)
+    logging.basicConfig(level=str(args.log_level).upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from ui.resources import load_stylesheet
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "confab"])
+    app.setApplicationName("Confab")
+    app.setQuitOnLastWindowClosed(False)  # the coroutine below decides when to stop
+    app.setStyleSheet(load_stylesheet())
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(_run(args))
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from PySide6.QtCore import QTimer
+
+    from app.settings import Settings, load_settings, save_settings
+    from ui.join import JoinRequest
+    from ui.main_window import MainWindow
+    from ui.session import Session
+
+    settings = load_settings()
+    window = MainWindow(styled=False)
+    demo_mode = args.command == "demo"
+    size, fps = ((320, 240), 15.0) if demo_mode else ((640, 480), 24.0)
+    session = Session(window, camera_size=size, camera_fps=fps,
+                      screen_size=(960, 540) if demo_mode else (1280, 720))
+    window.join_screen.set_values(server=settings.server, room=settings.room, name=settings.name)
+
+    def remember(request: JoinRequest) -> None:
+        if demo_mode:
+            return  # the demo's server lives only as long as the demo
+        save_settings(Settings(server=request.server, room=request.room, name=request.name,
+                               camera_id=request.camera_id, mic_id=request.mic_id,
+                               speaker_id=request.speaker_id))
+
+    session.joined.connect(remember)
+    closed = asyncio.Event()
+    window.closing.connect(closed.set)
+    # Ctrl+C in the terminal closes the window (Python handlers run between Qt events).
+    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
+    ticker = QTimer()
+    ticker.start(200)
+    ticker.timeout.connect(lambda: None)
+
+    window.show()
+    session.start(camera_id=settings.camera_id, mic_id=settings.mic_id, speaker_id=settings.speaker_id)
+    demo: Any = None
+    try:
+        if demo_mode:
+            from app.demo import BOT_NAMES, DEMO_ROOM, Demo
+
+            demo = Demo(names=BOT_NAMES[: args.bots])
+            url = await demo.start()
+            window.join_screen.set_values(server=url, room=DEMO_ROOM, name="You", token="")
+            await session.join(_request(window, url, DEMO_ROOM, "You", None))
+        elif args.command == "join":
+            window.join_screen.set_values(server=args.url, room=args.room, name=args.name,
+                                          token=args.token)
+            await session.join(_request(window, args.url, args.room, args.name, args.token))
+
+        waits = [asyncio.ensure_future(closed.wait())]
+        if args.quit_after is not None:
+            waits.append(asyncio.ensure_future(asyncio.sleep(args.quit_after)))
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waits:
+            waiter.cancel()
+        if args.screenshot is not None and not closed.is_set():
+            if not window.save_screenshot(args.screenshot):
+                log.error("could not save the screenshot to %s", args.screenshot)
+    finally:
+        await session.close()
+        if demo is not None:
+            await demo.close()
+        ticker.stop()
+        signal.signal(signal.SIGINT, previous)
+        if not closed.is_set():
+            window.close()
+        window.deleteLater()
+        await _drain()
+    return 0
+
+
+def _request(window: Any, url: str, room: str | None, name: str | None, token: str | None) -> Any:
+    """A JoinRequest for the command line (token may be an invite link), with the pickers' devices."""
+    from ui.invite import InviteError, parse_invite
+    from ui.join import JoinRequest
+
+    join = window.join_screen
+    server = url.rstrip("/")
+    if token:
+        try:
+            invite = parse_invite(token)
+        except InviteError:
+            invite = None
+        if invite is not None:
+            token = invite.token
+            room = room or invite.room
+            server = invite.server or server
+    return JoinRequest(server=server, room=room, name=name, token=token or None,
+                       camera_id=join.camera_picker.currentData(), mic_id=join.mic_picker.currentData(),
+                       speaker_id=join.speaker_picker.currentData())
+
+
+async def _drain(timeout: float = 2.0) -> None:
+    """Give what is still closing (peer connections, sockets) a moment, then cancel the rest."""
+    current = asyncio.current_task()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        if not pending or asyncio.get_running_loop().time() >= deadline:
+            break
+        await asyncio.wait(pending, timeout=0.1)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""``confab demo --screenshot shot.png --quit-after 8`` as QA runs it: headless, in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+
+pytestmark = [pytest.mark.ui, pytest.mark.media]
+
+REPO = Path(__file__).resolve().parents[2]
+BACKGROUND = np.array([0x1F, 0x21, 0x25], dtype=np.float64)  # ui.tile.BACKGROUND
+
+
+def _confab() -> list[str]:
+    script = Path(sys.executable).with_name("confab")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "app.main"]
+
+
+def _rgb(image: QImage) -> np.ndarray:
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    data = np.frombuffer(image.constBits(), dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
+    return data[:, : image.width() * 3].reshape(image.height(), image.width(), 3).astype(np.float64)
+
+
+def test_demo_screenshot(qapp: object, tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CONFAB_CONFIG_DIR=str(tmp_path / "config"))
+    done = subprocess.run([*_confab(), "demo", "--screenshot", str(shot), "--quit-after", "8"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and " ERROR " not in done.stderr, done.stderr[-3000:]
+    assert shot.stat().st_size > 0
+    assert not (tmp_path / "config" / "settings.json").exists()  # the demo's server is throwaway
+
+    image = QImage(str(shot))
+    assert not image.isNull() and (image.width(), image.height()) == (1280, 800)
+    rgb = _rgb(image)
+    # The stage (between the title row and the control bar) holds a 2×2 grid: You + 3 bots.
+    # Each cell must be mostly video (a moving test pattern), not a tile's plain background
+    # with initials (which covers ~10 % of a cell).
+    top, bottom = 44, 740
+    half_h, half_w = (bottom - top) // 2, image.width() // 2
+    for row in range(2):
+        for col in range(2):
+            cell = rgb[top + row * half_h: top + (row + 1) * half_h, col * half_w: (col + 1) * half_w]
+            covered = (np.abs(cell - BACKGROUND).max(axis=-1) > 30).mean()
+            assert covered > 0.4 and cell.std() > 20, (row, col, covered, cell.std())

@@ -1,0 +1,555 @@
+"""RoomBridge: one ``core.Room`` seen through Qt signals with plain arguments.
+
+Widgets never touch the SDK: the bridge listens to the Room (and its participants and local
+tracks) and re-emits each event as a ``Signal`` carrying sids, identities, kinds, flags and
+ints; the user-action side (mute, pause, chat, screen share, leave, stats) is a handful of
+methods. Everything runs on the asyncio loop, which under qasync is the Qt thread, so signals
+are delivered synchronously.
+
+Video reaches the UI as ``video_frame(key, frame)`` (an ``av.VideoFrame``) from a sink on each
+video track; the SDK's fan-out hands every sink only the newest frame and the tile keeps only
+the newest one too, so nothing queues. ``key`` is the tile the frame belongs to: the
+participant sid for a camera, ``"<sid>:screen"`` for a track named ``"screen"``
+(:func:`tile_key`), for remote and local participants alike.
+
+Call :meth:`start` after connecting to the signals: it replays the current state (participants
+already in the room, tracks already subscribed, mute states, network levels) as if it had just
+happened, then follows the Room.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from core.errors import TwilioError
+from core.join import connect
+from core.media import devices
+from core.room import Room
+from core.stats import StatsReport
+from core.track import LocalAudioTrack, LocalDataTrack, LocalVideoTrack
+from ui.stats_overlay import StatsRow
+
+__all__ = [
+    "CAMERA_TRACK_NAME",
+    "CHAT_TRACK_NAME",
+    "MIC_TRACK_NAME",
+    "SCREEN_TRACK_NAME",
+    "RoomBridge",
+    "StatsTracker",
+    "tile_key",
+]
+
+log = logging.getLogger(__name__)
+
+CHAT_TRACK_NAME = "chat"
+SCREEN_TRACK_NAME = "screen"
+CAMERA_TRACK_NAME = "camera"
+MIC_TRACK_NAME = "microphone"
+
+
+def tile_key(participant_sid: str, track_name: str | None = None) -> str:
+    """The tile a video track paints: ``sid`` for a camera, ``"sid:screen"`` for a screen share."""
+    return f"{participant_sid}:{SCREEN_TRACK_NAME}" if track_name == SCREEN_TRACK_NAME else participant_sid
+
+
+def _error_args(error: BaseException | None) -> tuple[int, str]:
+    """(code, message) of an SDK error; (0, "") for none (Twilio codes are never 0)."""
+    if error is None:
+        return 0, ""
+    if isinstance(error, TwilioError):
+        return error.code, error.message
+    return 0, str(error) or type(error).__name__
+
+
+class RoomBridge(QObject):
+    """Owns one connected Room (and the local tracks handed to it) for the UI."""
+
+    participant_connected = Signal(str, str)  # sid, identity
+    participant_disconnected = Signal(str, str)  # sid, identity
+    participant_reconnecting = Signal(str)  # sid
+    participant_reconnected = Signal(str)  # sid
+    track_subscribed = Signal(str, str, str, str, bool)  # participant sid, track sid, kind, name, enabled
+    track_unsubscribed = Signal(str, str, str, str)  # participant sid, track sid, kind, name
+    track_enabled = Signal(str, str, str, str)  # participant sid, track sid, kind, name
+    track_disabled = Signal(str, str, str, str)
+    track_dimensions_changed = Signal(str, str, int, int)  # participant sid, track sid, width, height
+    video_frame = Signal(str, object)  # tile key (see tile_key), av.VideoFrame
+    dominant_speaker_changed = Signal(str)  # participant sid, "" for nobody
+    network_quality_changed = Signal(str, int)  # participant sid (local too), level 0..5
+    chat_message = Signal(str, str, str)  # participant sid, identity, text
+    mic_muted_changed = Signal(bool)
+    camera_paused_changed = Signal(bool)
+    screen_share_changed = Signal(bool)
+    reconnecting = Signal(int, str)  # error code, message
+    reconnected = Signal()
+    disconnected = Signal(int, str)  # error code, message; (0, "") after leave() or a clean end
+    error = Signal(int, str)  # a user action failed (the room goes on)
+
+    def __init__(
+        self,
+        room: Room,
+        *,
+        audio_track: LocalAudioTrack | None = None,
+        video_track: LocalVideoTrack | None = None,
+        chat_track: LocalDataTrack | None = None,
+        owned_tracks: Iterable[Any] = (),
+        screen_device: str | None = None,
+        screen_size: tuple[int, int] = (1280, 720),
+        screen_fps: float = 15,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._room = room
+        local = room.local_participant
+        published = [pub.track for pub in local.tracks.values()]
+        self._audio = audio_track or next((t for t in published if isinstance(t, LocalAudioTrack)), None)
+        self._video = video_track or next(
+            (t for t in published if isinstance(t, LocalVideoTrack) and t.name != SCREEN_TRACK_NAME), None)
+        self._chat = chat_track or next(
+            (t for t in published if isinstance(t, LocalDataTrack) and t.name == CHAT_TRACK_NAME), None)
+        self._owned = [t for t in owned_tracks if t is not None]
+        self._screen_device = screen_device
+        self._screen_size = screen_size
+        self._screen_fps = screen_fps
+        self._screen: LocalVideoTrack | None = None
+        self._listeners: list[tuple[Any, str, Callable[..., Any]]] = []
+        self._sinks: dict[str, tuple[Any, Callable[[Any], None]]] = {}  # track sid/id -> (track, sink)
+        self._participant_listeners: dict[str, list[tuple[Any, str, Callable[..., Any]]]] = {}
+        self._output: Any = None
+        self._stats = StatsTracker()
+        self._started = False
+        self._closed = False
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    async def join(
+        cls,
+        url: str,
+        token: str,
+        *,
+        room_name: str | None = None,
+        audio_track: LocalAudioTrack | None = None,
+        video_track: LocalVideoTrack | None = None,
+        parent: QObject | None = None,
+        bridge_options: Mapping[str, Any] | None = None,
+        **connect_options: Any,
+    ) -> "RoomBridge":
+        """Connect with these tracks plus a ``"chat"`` data track; the bridge then owns them all.
+
+        Raises the SDK's TwilioError (bad token 201xx, room full 53105, unreachable 53000 …);
+        the tracks are left running then, for the caller to reuse or stop.
+        """
+        chat = LocalDataTrack(CHAT_TRACK_NAME)
+        tracks: list[Any] = [t for t in (audio_track, video_track) if t is not None] + [chat]
+        options: dict[str, Any] = {"dominant_speaker": True, "network_quality": True}
+        options.update(connect_options)
+        room = await connect(token, url=url, name=room_name, tracks=tracks, **options)
+        return cls(room, audio_track=audio_track, video_track=video_track, chat_track=chat,
+                   owned_tracks=[audio_track, video_track], parent=parent, **(bridge_options or {}))
+
+    # ------------------------------------------------------------------ state (read)
+
+    @property
+    def room(self) -> Room:
+        return self._room
+
+    @property
+    def room_name(self) -> str:
+        return self._room.name or self._room.sid or ""
+
+    @property
+    def local_sid(self) -> str:
+        return self._room.local_participant.sid or ""
+
+    @property
+    def local_identity(self) -> str:
+        return self._room.local_participant.identity or ""
+
+    @property
+    def connected(self) -> bool:
+        return self._room.state != "disconnected" and not self._closed
+
+    @property
+    def mic_muted(self) -> bool:
+        return self._audio is None or not self._audio.is_enabled
+
+    @property
+    def camera_paused(self) -> bool:
+        return self._video is None or not self._video.is_enabled
+
+    @property
+    def screen_sharing(self) -> bool:
+        return self._screen is not None
+
+    @property
+    def has_chat(self) -> bool:
+        return self._chat is not None
+
+    def participants(self) -> dict[str, str]:
+        """Remote participant sid -> identity."""
+        return {sid: p.identity or "" for sid, p in self._room.participants.items()}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Replay the current room state as signals, then follow the Room (once)."""
+        if self._started:
+            return
+        self._started = True
+        room, local = self._room, self._room.local_participant
+        self._listen(room, "participantConnected", self._on_participant_connected)
+        self._listen(room, "participantDisconnected", self._on_participant_disconnected)
+        self._listen(room, "participantReconnecting", lambda p: self.participant_reconnecting.emit(p.sid))
+        self._listen(room, "participantReconnected", lambda p: self.participant_reconnected.emit(p.sid))
+        self._listen(room, "trackSubscribed", self._on_track_subscribed)
+        self._listen(room, "trackUnsubscribed", self._on_track_unsubscribed)
+        self._listen(room, "trackEnabled", lambda t, p: self.track_enabled.emit(p.sid, t.sid, t.kind, t.name))
+        self._listen(room, "trackDisabled", lambda t, p: self.track_disabled.emit(p.sid, t.sid, t.kind, t.name))
+        self._listen(room, "trackDimensionsChanged", self._on_track_dimensions)
+        self._listen(room, "trackMessage", self._on_track_message)
+        self._listen(room, "dominantSpeakerChanged",
+                     lambda p: self.dominant_speaker_changed.emit(p.sid if p is not None else ""))
+        self._listen(room, "reconnecting", lambda error: self.reconnecting.emit(*_error_args(error)))
+        self._listen(room, "reconnected", lambda: self.reconnected.emit())
+        self._listen(room, "disconnected", self._on_disconnected)
+        self._listen(local, "trackEnabled", lambda t: self._on_local_enabled(t, True))
+        self._listen(local, "trackDisabled", lambda t: self._on_local_enabled(t, False))
+        self._listen(local, "networkQualityLevelChanged",
+                     lambda level: self.network_quality_changed.emit(self.local_sid, int(level)))
+
+        if room.state == "disconnected":
+            self._on_disconnected(room, getattr(room._signaling, "error", None))
+            return
+        if self._video is not None:
+            self._add_sink(self._video.id, self._video, tile_key(self.local_sid))
+        self.mic_muted_changed.emit(self.mic_muted)
+        self.camera_paused_changed.emit(self.camera_paused)
+        if local.network_quality_level is not None:
+            self.network_quality_changed.emit(self.local_sid, int(local.network_quality_level))
+        for participant in room.participants.values():
+            self._on_participant_connected(participant)
+            for pub in participant.tracks.values():
+                if pub.track is not None:
+                    self._on_track_subscribed(pub.track, participant)
+        speaker = room.dominant_speaker
+        if speaker is not None:
+            self.dominant_speaker_changed.emit(speaker.sid)
+
+    def leave(self) -> None:
+        """Disconnect (idempotent); ``disconnected(0, "")`` follows right away."""
+        if self._room.state != "disconnected":
+            self._room.disconnect()
+        if not self._closed:  # never started: tidy up without the Room's event
+            self._teardown()
+
+    # ------------------------------------------------------------------ user actions
+
+    def set_mic_muted(self, muted: bool) -> None:
+        """Disable (mute) or enable the microphone track; ``mic_muted_changed`` confirms."""
+        if self._audio is None or not self.connected:
+            self.mic_muted_changed.emit(self.mic_muted)
+            return
+        self._audio.enable(not muted)
+
+    def set_camera_paused(self, paused: bool) -> None:
+        """Disable (pause) or enable the camera track; ``camera_paused_changed`` confirms."""
+        if self._video is None or not self.connected:
+            self.camera_paused_changed.emit(self.camera_paused)
+            return
+        self._video.enable(not paused)
+
+    def send_chat(self, text: str) -> bool:
+        """Send ``text`` on the ``"chat"`` data track; False when there is none or we left."""
+        if self._chat is None or not self.connected or not text:
+            return False
+        try:
+            self._chat.send(text)
+        except (TypeError, ValueError) as exc:
+            self.error.emit(0, f"Message not sent: {exc}")
+            return False
+        return True
+
+    def start_screen_share(self) -> None:
+        """Publish a video track named ``"screen"``; ``screen_share_changed(True)`` once published."""
+        if self._screen is not None or not self.connected:
+            self.screen_share_changed.emit(self.screen_sharing)
+            return
+        width, height = self._screen_size
+        try:
+            source = devices.open_screen(self._screen_device, width, height, self._screen_fps)
+        except devices.DeviceError as exc:
+            self.screen_share_changed.emit(False)
+            self.error.emit(0, f"Cannot share the screen: {exc}")
+            return
+        track = LocalVideoTrack(source, name=SCREEN_TRACK_NAME)
+        self._screen = track
+        future = self._room.local_participant.publish_track(track)
+        future.add_done_callback(lambda f: self._on_screen_published(track, f))
+
+    def stop_screen_share(self) -> None:
+        """Unpublish and stop the screen track; ``screen_share_changed(False)``."""
+        track, self._screen = self._screen, None
+        if track is None:
+            self.screen_share_changed.emit(False)
+            return
+        self._remove_sink(track.id)
+        if self._room.state != "disconnected":
+            self._room.local_participant.unpublish_track(track)
+        track.stop()
+        self.screen_share_changed.emit(False)
+
+    def set_audio_output(self, device_id: str | None) -> None:
+        """Play remote audio on this output (None/the null output: nowhere). Best effort."""
+        old, self._output = self._output, None
+        try:
+            self._output = devices.open_audio_output(device_id)
+        except devices.DeviceError as exc:
+            self.error.emit(0, f"Cannot use the speaker: {exc}")
+        for participant in self._room.participants.values():
+            for pub in participant.audio_tracks.values():
+                self._route_audio(pub.track)
+        if old is not None and hasattr(old, "close"):
+            old.close()
+
+    async def stats_rows(self) -> list[StatsRow]:
+        """One row per track and direction: size, fps, bitrate (since the last call), loss, RTT."""
+        if not self.connected:
+            return []
+        reports = await self._room.get_stats()
+        return self._stats.rows(reports, self._track_labels())
+
+    # ------------------------------------------------------------------ Room events
+
+    def _on_participant_connected(self, participant: Any) -> None:
+        sid = participant.sid
+        listeners: list[tuple[Any, str, Callable[..., Any]]] = []
+
+        def on_level(level: Any) -> None:
+            self.network_quality_changed.emit(sid, int(level))
+
+        participant.on("networkQualityLevelChanged", on_level)
+        listeners.append((participant, "networkQualityLevelChanged", on_level))
+        self._participant_listeners[sid] = listeners
+        self.participant_connected.emit(sid, participant.identity or "")
+        if participant.network_quality_level is not None:
+            self.network_quality_changed.emit(sid, int(participant.network_quality_level))
+
+    def _on_participant_disconnected(self, participant: Any) -> None:
+        for pub in participant.tracks.values():
+            self._remove_sink(pub.track_sid)
+        for emitter, event, fn in self._participant_listeners.pop(participant.sid, []):
+            emitter.remove_listener(event, fn)
+        self.participant_disconnected.emit(participant.sid, participant.identity or "")
+
+    def _on_track_subscribed(self, track: Any, participant: Any) -> None:
+        if track.kind == "video":
+            self._add_sink(track.sid, track, tile_key(participant.sid, track.name))
+        elif track.kind == "audio":
+            self._route_audio(track)
+        self.track_subscribed.emit(participant.sid, track.sid, track.kind, track.name,
+                                   bool(getattr(track, "is_enabled", True)))
+
+    def _on_track_unsubscribed(self, track: Any, participant: Any) -> None:
+        self._remove_sink(track.sid)
+        self.track_unsubscribed.emit(participant.sid, track.sid, track.kind, track.name)
+
+    def _on_track_dimensions(self, track: Any, participant: Any) -> None:
+        size = track.dimensions
+        if size is not None:
+            self.track_dimensions_changed.emit(participant.sid, track.sid, size.width, size.height)
+
+    def _on_track_message(self, data: str | bytes, track: Any, participant: Any) -> None:
+        if track.name != CHAT_TRACK_NAME:
+            return
+        text = data if isinstance(data, str) else bytes(data).decode("utf-8", errors="replace")
+        self.chat_message.emit(participant.sid, participant.identity or "", text)
+
+    def _on_local_enabled(self, track: Any, enabled: bool) -> None:
+        if track is self._audio:
+            self.mic_muted_changed.emit(not enabled)
+        elif track is self._video:
+            self.camera_paused_changed.emit(not enabled)
+
+    def _on_screen_published(self, track: LocalVideoTrack, future: Any) -> None:
+        if future.cancelled() or track is not self._screen:
+            return
+        error = future.exception()
+        if error is not None:
+            self._screen = None
+            track.stop()
+            self.screen_share_changed.emit(False)
+            code, message = _error_args(error)
+            self.error.emit(code, f"Cannot share the screen: {message}")
+            return
+        self._add_sink(track.id, track, tile_key(self.local_sid, SCREEN_TRACK_NAME))
+        self.screen_share_changed.emit(True)
+
+    def _on_disconnected(self, room: Any, error: BaseException | None) -> None:
+        if self._closed:
+            return
+        self._teardown()
+        self.disconnected.emit(*_error_args(error))
+
+    # ------------------------------------------------------------------ internals
+
+    def _listen(self, emitter: Any, event: str, fn: Callable[..., Any]) -> None:
+        emitter.on(event, fn)
+        self._listeners.append((emitter, event, fn))
+
+    def _add_sink(self, key_id: str, track: Any, key: str) -> None:
+        self._remove_sink(key_id)
+        signal = self.video_frame
+
+        def sink(frame: Any) -> None:
+            signal.emit(key, frame)
+
+        try:
+            track.add_sink(sink)
+        except Exception:  # noqa: BLE001 - no video is better than no room
+            log.exception("cannot add a video sink to %r", track)
+            return
+        self._sinks[key_id] = (track, sink)
+
+    def _remove_sink(self, key_id: str) -> None:
+        entry = self._sinks.pop(key_id, None)
+        if entry is None:
+            return
+        track, sink = entry
+        try:
+            track.remove_sink(sink)
+        except Exception:  # noqa: BLE001 - the media may be gone already
+            log.debug("removing a sink from %r failed", track, exc_info=True)
+
+    def _route_audio(self, track: Any) -> None:
+        media = getattr(track, "media_stream_track", None)
+        set_output = getattr(media, "set_output", None)
+        if callable(set_output):
+            set_output(self._output)
+
+    def _track_labels(self) -> dict[str, tuple[str, str, str]]:
+        """Track sid -> (participant label, track name, direction)."""
+        labels: dict[str, tuple[str, str, str]] = {}
+        for pub in self._room.local_participant.tracks.values():
+            labels[pub.track_sid] = ("You", pub.track_name, "send")
+        for participant in self._room.participants.values():
+            for pub in participant.tracks.values():
+                labels[pub.track_sid] = (participant.identity or participant.sid or "?", pub.track_name, "recv")
+        return labels
+
+    def _teardown(self) -> None:
+        self._closed = True
+        for key_id in list(self._sinks):
+            self._remove_sink(key_id)
+        for emitter, event, fn in self._listeners:
+            emitter.remove_listener(event, fn)
+        self._listeners.clear()
+        for listeners in self._participant_listeners.values():
+            for emitter, event, fn in listeners:
+                emitter.remove_listener(event, fn)
+        self._participant_listeners.clear()
+        screen, self._screen = self._screen, None
+        for track in [*self._owned, screen]:
+            if track is not None and not track.is_stopped:
+                track.stop()
+        if self._output is not None and hasattr(self._output, "close"):
+            self._output.close()
+        self._output = None
+
+
+# ---------------------------------------------------------------------- stats
+
+
+@dataclass
+class _Sample:
+    timestamp: float  # ms
+    bytes: int
+    packets: int
+    lost: int
+
+
+class StatsTracker:
+    """Turns successive ``get_stats()`` results into StatsOverlay rows.
+
+    A track sent to several peers (a mesh) has one entry per peer connection: bytes and
+    packets are summed, RTT averaged. Bitrate and loss are computed from the change since the
+    previous call (loss is cumulative on the first call; bitrate is unknown until the second).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._previous: dict[tuple[str, str], _Sample] = {}
+        self._clock = clock
+
+    def rows(self, reports: Sequence[StatsReport],
+             labels: Mapping[str, tuple[str, str, str]]) -> list[StatsRow]:
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for report in reports:
+            for kind, direction, entries in (
+                ("audio", "send", report.local_audio_track_stats),
+                ("video", "send", report.local_video_track_stats),
+                ("audio", "recv", report.remote_audio_track_stats),
+                ("video", "recv", report.remote_video_track_stats),
+            ):
+                for s in entries:
+                    sid = s.track_sid or s.track_id
+                    entry = merged.setdefault((direction, sid), {
+                        "kind": kind, "timestamp": 0.0, "bytes": 0, "packets": 0, "lost": 0,
+                        "rtt": [], "dimensions": None, "fps": None,
+                    })
+                    entry["timestamp"] = max(entry["timestamp"], s.timestamp or 0.0)
+                    if direction == "send":
+                        entry["bytes"] += s.bytes_sent or 0  # type: ignore[union-attr]
+                        entry["packets"] += s.packets_sent or 0  # type: ignore[union-attr]
+                        rtt = s.round_trip_time  # type: ignore[union-attr]
+                        if rtt is not None:
+                            entry["rtt"].append(rtt)
+                    else:
+                        entry["bytes"] += s.bytes_received or 0  # type: ignore[union-attr]
+                        entry["packets"] += s.packets_received or 0  # type: ignore[union-attr]
+                    entry["lost"] += max(0, s.packets_lost or 0)
+                    if kind == "video":
+                        entry["dimensions"] = entry["dimensions"] or s.dimensions  # type: ignore[union-attr]
+                        fps = s.frame_rate  # type: ignore[union-attr]
+                        if fps is not None:
+                            entry["fps"] = max(entry["fps"] or 0.0, fps)
+        rows: list[StatsRow] = []
+        current: dict[tuple[str, str], _Sample] = {}
+        for (direction, sid), e in merged.items():
+            participant, name, _ = labels.get(sid, ("You" if direction == "send" else "?", "", direction))
+            now = e["timestamp"] or self._clock() * 1000.0
+            sample = _Sample(now, e["bytes"], e["packets"], e["lost"])
+            current[(direction, sid)] = sample
+            prev = self._previous.get((direction, sid))
+            bitrate = loss = None
+            if prev is not None and sample.timestamp > prev.timestamp and sample.bytes >= prev.bytes:
+                bitrate = (sample.bytes - prev.bytes) * 8 * 1000.0 / (sample.timestamp - prev.timestamp)
+                d_packets, d_lost = sample.packets - prev.packets, sample.lost - prev.lost
+                loss = _loss(direction, d_packets, d_lost)
+            if loss is None:
+                loss = _loss(direction, sample.packets, sample.lost)
+            dims = e["dimensions"]
+            rows.append(StatsRow(
+                participant=participant, track=name, kind=e["kind"], direction=direction,
+                width=dims.width if dims else None, height=dims.height if dims else None,
+                fps=e["fps"], bitrate_bps=bitrate, loss_percent=loss,
+                rtt_ms=sum(e["rtt"]) / len(e["rtt"]) if e["rtt"] else None,
+            ))
+        self._previous = current
+        rows.sort(key=lambda r: (r.direction != "send", r.participant, r.kind, r.track))
+        return rows
+
+
+def _loss(direction: str, packets: int, lost: int) -> float | None:
+    """Percent lost: of packets sent (send), of packets expected = received + lost (recv)."""
+    if packets < 0 or lost < 0:
+        return None
+    total = packets if direction == "send" else packets + lost
+    if total <= 0:
+        return None
+    return min(100.0, 100.0 * lost / total)
