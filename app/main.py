@@ -8,6 +8,10 @@
 ``join`` and ``demo`` (and the bare command) accept ``--screenshot PATH --quit-after S``: after
 S seconds save a capture of the window to PATH, leave cleanly and exit 0 (for headless QA with
 ``QT_QPA_PLATFORM=offscreen``).
+
+With no display at all (no ``$DISPLAY`` / ``$WAYLAND_DISPLAY``), Qt runs offscreen and the
+window is captured to ``confab-<command>.png`` every few seconds instead, so ``make demo`` on
+a headless machine still shows what it does.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -62,12 +67,29 @@ def _check(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         ap.error("--screenshot needs --quit-after")
 
 
+LIVE_CAPTURE_S = 5.0
+
+
+def _headless() -> bool:
+    """No screen to show a window on, and nobody chose a Qt platform."""
+    if os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("darwin", "win32"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = parser()
     args = ap.parse_args(argv)
     _check(ap, args)
     logging.basicConfig(level=str(args.log_level).upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.live_capture = None
+    if _headless():
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        if args.screenshot is None:
+            args.live_capture = Path(f"confab-{args.command or 'app'}.png").resolve()
+            print(f"confab: no display; running offscreen and saving the window to {args.live_capture} "
+                  f"every {LIVE_CAPTURE_S:g} s (Ctrl+C to stop)", flush=True)
 
     import qasync
     from PySide6.QtWidgets import QApplication
@@ -113,11 +135,15 @@ async def _run(args: argparse.Namespace) -> int:
     session.joined.connect(remember)
     closed = asyncio.Event()
     window.closing.connect(closed.set)
-    # Ctrl+C in the terminal closes the window (Python handlers run between Qt events).
-    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
+    # Ctrl+C (or SIGTERM) closes the window (Python handlers run between Qt events).
+    previous = {sig: signal.signal(sig, lambda *_: window.close()) for sig in (signal.SIGINT, signal.SIGTERM)}
     ticker = QTimer()
     ticker.start(200)
     ticker.timeout.connect(lambda: None)
+    capture = QTimer()
+    if args.live_capture is not None:
+        capture.timeout.connect(lambda: window.save_screenshot(args.live_capture))
+        capture.start(int(LIVE_CAPTURE_S * 1000))
 
     window.show()
     session.start(camera_id=settings.camera_id, mic_id=settings.mic_id, speaker_id=settings.speaker_id)
@@ -149,7 +175,9 @@ async def _run(args: argparse.Namespace) -> int:
         if demo is not None:
             await demo.close()
         ticker.stop()
-        signal.signal(signal.SIGINT, previous)
+        capture.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if not closed.is_set():
             window.close()
         window.deleteLater()
