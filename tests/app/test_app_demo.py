@@ -51,3 +51,41 @@ def test_demo_screenshot(qapp: object, tmp_path: Path) -> None:
             cell = rgb[top + row * half_h: top + (row + 1) * half_h, col * half_w: (col + 1) * half_w]
             covered = (np.abs(cell - BACKGROUND).max(axis=-1) > 30).mean()
             assert covered > 0.4 and cell.std() > 20, (row, col, covered, cell.std())
+
+
+@pytest.fixture
+def xvfb_display():  # type: ignore[no-untyped-def]
+    """A private Xvfb screen (CI installs xvfb); the real xcb window is drawn on it."""
+    import shutil
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (.ci/run installs it)")
+    display = f":{90 + os.getpid() % 9}"
+    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):  # wait for the socket
+            if Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
+                break
+            subprocess.run(["sleep", "0.1"])
+        yield display
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_demo_in_a_real_window_under_xvfb_saves_a_ci_artifact(qapp: object, tmp_path: Path, xvfb_display: str) -> None:
+    artifacts = REPO / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    shot = artifacts / "demo-xvfb.png"
+    shot.unlink(missing_ok=True)
+    env = dict(os.environ, DISPLAY=xvfb_display, QT_QPA_PLATFORM="xcb",
+               CONFAB_CONFIG_DIR=str(tmp_path / "config"))
+    done = subprocess.run([*_confab(), "demo", "--screenshot", str(shot), "--quit-after", "8"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    image = QImage(str(shot))
+    assert not image.isNull() and image.width() >= 640 and image.height() >= 400
+    rgb = _rgb(image)
+    assert rgb.std() > 20  # tiles with video, not an empty window
