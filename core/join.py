@@ -79,7 +79,8 @@ class _MeshRoomMedia:
             on_remote_track=self._remote_track,
             on_remote_data=self._remote_data,
             on_local_channel=self._local_channel,
-            on_connection_state=self._connection_state,
+            on_connection_state=lambda pc_id, state: signaling.peer_connection_state(state, pc_id),
+            on_ice_state=lambda pc_id, state: signaling.ice_state(state, pc_id),
             on_error=self._media_error,
             configuration=configuration,
             options=options,
@@ -91,7 +92,8 @@ class _MeshRoomMedia:
         signaling.on("encodingParametersChanged", lambda params: self.mesh.set_max_bitrates(
             params.max_audio_bitrate, params.max_video_bitrate))
         signaling.local_participant.on("localTrackAdded", lambda tsig: self._publish(tsig.id))
-        signaling.local_participant.on("localTrackRemoved", lambda tsig: self.mesh.remove(tsig.id))
+        signaling.local_participant.on("localTrackRemoved", lambda tsig: self._unpublish(tsig.id))
+        self._track_listeners: dict[str, list[tuple[Any, str, Any]]] = {}
         self.closed: asyncio.Task[None] | None = None
         # While connecting, the first negotiations are awaited and their errors reject connect().
         self.negotiating: list[asyncio.Task[Any]] | None = []
@@ -120,8 +122,16 @@ class _MeshRoomMedia:
                                max_retransmits=track.max_retransmits)
         elif isinstance(track, (LocalAudioTrack, LocalVideoTrack)):
             self.mesh.add_media(track.id, local_source(track), enabled=track.is_enabled)
-            track.on("enabled", lambda t: self.mesh.set_enabled(t.id, True))
-            track.on("disabled", lambda t: self.mesh.set_enabled(t.id, False))
+            listeners = [(track, "enabled", lambda t: self.mesh.set_enabled(t.id, True)),
+                         (track, "disabled", lambda t: self.mesh.set_enabled(t.id, False))]
+            for emitter, event, listener in listeners:
+                emitter.on(event, listener)
+            self._track_listeners[track.id] = listeners
+
+    def _unpublish(self, track_id: str) -> None:
+        self.mesh.remove(track_id)
+        for emitter, event, listener in self._track_listeners.pop(track_id, []):
+            emitter.remove_listener(event, listener)
 
     def _local_channel(self, track_id: str, channel: RTCDataChannel, attached: bool) -> None:
         track = self.local_participant._local_tracks.get(track_id) if self.local_participant else None
@@ -163,12 +173,6 @@ class _MeshRoomMedia:
         channel.on("message", lambda data: sig.data_message(label, data))
         channel.on("close", lambda: sig.media_track_removed(label))
         sig.media_track_added(label, "data", channel)
-
-    def _connection_state(self, pc_id: str, state: str) -> None:
-        ice = {"connecting": "checking", "connected": "connected", "failed": "failed",
-               "closed": "closed", "new": "new"}.get(state, state)
-        self.signaling.ice_state(ice, pc_id)
-        self.signaling.peer_connection_state(state, pc_id)
 
     def _media_error(self, error: TwilioError, peer: str | None, role: str) -> None:
         """53400/53402: rejects connect() while connecting; later, the peer's tracks fail to subscribe."""

@@ -147,6 +147,7 @@ class MeshMedia:
         on_remote_data: Callable[[str, RTCDataChannel], None],
         on_local_channel: Callable[[str, RTCDataChannel, bool], None] = lambda track_id, ch, attached: None,
         on_connection_state: Callable[[str, str], None] = lambda pc_id, state: None,
+        on_ice_state: Callable[[str, str], None] = lambda pc_id, state: None,
         on_error: Callable[[TwilioError, str | None, str], None] = lambda error, peer, role: None,
         configuration: Callable[[], RTCConfiguration],
         options: MediaOptions | None = None,
@@ -156,6 +157,7 @@ class MeshMedia:
         self._on_remote_data = on_remote_data
         self._on_local_channel = on_local_channel
         self._on_connection_state = on_connection_state
+        self._on_ice_state = on_ice_state
         self._on_error = on_error
         self._configuration = configuration
         self.options = options or MediaOptions()
@@ -290,6 +292,10 @@ class MeshMedia:
         @pc.on("connectionstatechange")
         def _on_state() -> None:
             self._on_connection_state(pc_id, pc.connectionState)
+
+        @pc.on("iceconnectionstatechange")
+        def _on_ice() -> None:
+            self._on_ice_state(pc_id, pc.iceConnectionState)
 
         return session
 
