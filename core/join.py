@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from aiortc import RTCDataChannel, RTCIceServer
+from aiortc import RTCBundlePolicy, RTCDataChannel, RTCIceServer
 from aiortc.mediastreams import MediaStreamTrack
 
 from . import protocol as p
 from .errors import TwilioError
 from .local_tracks import create_local_tracks, local_source
 from .media import loopback
+from .media.faults import OutgoingLoss
 from .media.peers import MediaOptions, MeshMedia
 from .media.sinks import AudioFanout, VideoFanout
 from .media.stats import collect_stats
 from .network_quality import NetworkQualityConfiguration
 from .participant import LocalParticipant
+from .peer_to_peer import PeerToPeerFeatures
 from .room import Room
 from .signaling import EncodingParameters, RoomSignaling
 from .signaling_transport import SignalingTransport
@@ -70,10 +73,18 @@ class _TransportAdapter:
 
 
 class _MeshRoomMedia:
-    """Feeds one RoomSignaling from a :class:`MeshMedia` and the local participant's tracks."""
+    """Feeds one RoomSignaling from a :class:`MeshMedia` and the local participant's tracks.
+
+    In group rooms the server is the one peer (a publish and a subscribe connection) and
+    sends dominant speaker and network quality as MSP messages on data channels it names in
+    ``connected.media_signaling``; those channels go to ``signaling.handle_msp``. In
+    peer-to-peer rooms :class:`~core.peer_to_peer.PeerToPeerFeatures` computes both.
+    """
 
     def __init__(self, signaling: RoomSignaling, configuration: Any, options: MediaOptions) -> None:
         self.signaling = signaling
+        signaling.media = self  # type: ignore[attr-defined]
+        self.faults = OutgoingLoss()
         self.mesh = MeshMedia(
             send=lambda message: signaling.send_peer_connections([message]),
             on_remote_track=self._remote_track,
@@ -84,8 +95,12 @@ class _MeshRoomMedia:
             on_error=self._media_error,
             configuration=configuration,
             options=options,
+            faults=self.faults,
         )
         self.fanouts: dict[str, VideoFanout | AudioFanout] = {}
+        self.msp_channels: dict[str, RTCDataChannel] = {}
+        self.p2p = PeerToPeerFeatures(signaling, self.mesh, self.stats)
+        signaling.on("networkQualityConfigurationChanged", lambda config: self._send_nq_configuration())
         self.local_participant: LocalParticipant | None = None
         signaling.on("peerConnections", self._peer_connections)
         signaling.on("stateChanged", self._state_changed)
@@ -154,8 +169,11 @@ class _MeshRoomMedia:
                                  on_dimensions=lambda w, h: sig.media_dimensions(track_id, w, h),
                                  on_ended=lambda: self._remote_ended(track_id))
         else:
-            fanout = AudioFanout(track, on_started=lambda: sig.media_started(track_id),
-                                 on_level=lambda level: sig.media_audio_level(track_id, level.level),
+            def on_level(level: Any) -> None:
+                sig.media_audio_level(track_id, level.level)
+                self.p2p.audio_level(track_id, level.dbov)
+
+            fanout = AudioFanout(track, on_started=lambda: sig.media_started(track_id), on_level=on_level,
                                  on_ended=lambda: self._remote_ended(track_id))
         old = self.fanouts.pop(track_id, None)
         if old is not None:
@@ -170,9 +188,46 @@ class _MeshRoomMedia:
 
     def _remote_data(self, label: str, channel: RTCDataChannel) -> None:
         sig = self.signaling
+        msp = {name for name, ch in sig.media_signaling.items() if ch.transport.label == label}
+        if msp:
+            self._msp_channel(label, msp, channel)
+            return
         channel.on("message", lambda data: sig.data_message(label, data))
         channel.on("close", lambda: sig.media_track_removed(label))
         sig.media_track_added(label, "data", channel)
+
+    # MSP (group rooms): JSON from the server's media-signaling channels
+    def _msp_channel(self, label: str, names: set[str], channel: RTCDataChannel) -> None:
+        sig = self.signaling
+        for name in names:
+            self.msp_channels[name] = channel
+
+        @channel.on("message")
+        def _on_message(data: Any) -> None:
+            try:
+                message = json.loads(data)
+            except (TypeError, ValueError):
+                log.debug("bad MSP message on %s", label)
+                return
+            if isinstance(message, dict):
+                sig.handle_msp(message)
+
+        def _on_open() -> None:
+            _send_json(channel, {"type": "ready"})
+            if "network_quality" in names:
+                self._send_nq_configuration()
+
+        if channel.readyState == "open":
+            _on_open()
+        else:
+            channel.on("open", _on_open)
+
+    def _send_nq_configuration(self) -> None:
+        config = self.signaling.network_quality_configuration
+        channel = self.msp_channels.get("network_quality")
+        if config is not None and channel is not None:
+            _send_json(channel, {"type": "network_quality", "reportLevel": int(config.local),
+                                 "remoteReportLevel": int(config.remote)})
 
     def _media_error(self, error: TwilioError, peer: str | None, role: str) -> None:
         """53400/53402: rejects connect() while connecting; later, the peer's tracks fail to subscribe."""
@@ -187,6 +242,7 @@ class _MeshRoomMedia:
             self.closed = asyncio.get_running_loop().create_task(self.close())
 
     async def close(self) -> None:
+        await self.p2p.close()
         await self.mesh.close()
         fanouts, self.fanouts = list(self.fanouts.values()), {}
         for fanout in fanouts:
@@ -247,7 +303,7 @@ async def connect(
     )
     servers: list[Any] = list(ice_servers) if ice_servers is not None else []
     media = _MeshRoomMedia(
-        signaling, lambda: loopback.rtc_configuration(servers),
+        signaling, lambda: _max_bundle(loopback.rtc_configuration(servers)),
         MediaOptions(list(preferred_audio_codecs), list(preferred_video_codecs), max_audio_bitrate,
                      max_video_bitrate))
     signaling.stats_provider = media.stats
@@ -274,6 +330,7 @@ async def connect(
     signaling.handle_message(connected)
     await signaling.wait_connected()
     room = Room(signaling, local_participant)
+    media.p2p.start(dominant_speaker)
     try:
         await media.first_negotiation()
     except TwilioError:
@@ -281,6 +338,25 @@ async def connect(
         await media.close()
         raise
     return room
+
+
+def _max_bundle(configuration: Any) -> Any:
+    """Every transceiver on one transport from the start.
+
+    aiortc's default "balanced" bundle policy gives a second transceiver of the same kind
+    (a group room's second remote audio, a second camera) the first one's transport and then
+    never moves it onto the transport BUNDLE settles on: its media never reaches it.
+    """
+    configuration.bundlePolicy = RTCBundlePolicy.MAX_BUNDLE
+    return configuration
+
+
+def _send_json(channel: RTCDataChannel, message: dict[str, Any]) -> None:
+    if channel.readyState == "open":
+        try:
+            channel.send(json.dumps(message))
+        except Exception as exc:  # noqa: BLE001 - closing under us
+            log.debug("MSP send failed: %s", exc)
 
 
 def _ice_server(server: p.IceServer) -> RTCIceServer:

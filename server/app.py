@@ -9,6 +9,7 @@ Used by the CLI, by the tests in-process, and by the desktop demo::
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,7 +71,30 @@ def create_app(state: ServerState) -> web.Application:
     app.router.add_routes(rest.routes())
     if state.config.dev:
         app.router.add_post("/dev/token", dev_token)
+        app.router.add_get("/dev/media", dev_media)
     return app
+
+
+async def dev_media(request: web.Request) -> web.Response:
+    """``GET /dev/media`` (``--dev`` only): codec-audit counts and each room's forwarding state."""
+    from .forwarder import audit
+
+    state: ServerState = request.app["confab"]
+    rooms = {}
+    for room in state.registry.rooms.values():
+        stats = getattr(room.media, "stats", None)
+        rooms[room.sid] = {"name": room.unique_name, "type": room.type,
+                           "backend": type(room.media).__name__, **(stats() if callable(stats) else {})}
+    return web.json_response({"codecs": audit.snapshot(), "rooms": rooms})
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class RunningServer:
@@ -132,10 +156,19 @@ async def start_server(host: str = "127.0.0.1", port: int = 7880, data_dir: str 
 
     ``options`` are further ``ServerConfig`` fields (``session_timeout_s=5``, ...);
     alternatively pass a whole ``config`` (its host/port/data_dir/dev then win).
-    ``media_backend`` makes each room's ``MediaBackend`` (default: ``MeshRelay`` for all).
+    ``media_backend`` makes each room's ``MediaBackend`` (default: ``MeshRelay`` for go and
+    peer-to-peer rooms, the forwarder for group rooms). A server bound to a loopback host
+    gathers its media ICE candidates on 127.0.0.1 only.
     """
     if config is None:
         config = ServerConfig(host=host, port=port, data_dir=Path(data_dir), dev=dev, **options)
+    from core.media import loopback
+
+    from .forwarder import audit
+
+    audit.enabled_by_environment()  # CONFAB_CODEC_AUDIT=1: count every codec use (tests)
+    if _is_loopback_host(config.host):
+        loopback.enable_loopback_only()  # the forwarder's own ICE candidates: 127.0.0.1 only
     credentials = load_or_create(config.data_dir, account_sid=config.account_sid,
                                  api_key_sid=config.api_key_sid, api_key_secret=config.api_key_secret)
     store = Store(config.data_dir)

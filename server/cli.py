@@ -47,6 +47,8 @@ def _server_parser() -> argparse.ArgumentParser:
     ap.add_argument("--default-room-type", default=d.default_room_type,
                     choices=["go", "peer-to-peer", "group-small", "group"],
                     help="type of ad-hoc rooms (default %(default)s)")
+    ap.add_argument("--group-media", default=d.group_media, choices=["forward", "mesh"],
+                    help="media of group/group-small rooms: the forwarder or a mesh (default %(default)s)")
     ap.add_argument("--max-tracks-per-participant", type=int, default=d.max_tracks_per_participant)
     ap.add_argument("--max-tracks-per-room", type=int, default=d.max_tracks_per_room)
     ap.add_argument("--max-server-tracks", type=int, default=d.max_server_tracks,
@@ -113,6 +115,7 @@ def _serve(argv: list[str]) -> int:
         session_timeout_s=args.session_timeout, heartbeat_min_ms=args.heartbeat_min_ms,
         heartbeat_max_ms=args.heartbeat_max_ms, timeout_unit_seconds=args.timeout_unit_seconds,
         ad_hoc_rooms=not args.no_ad_hoc_rooms, default_room_type=args.default_room_type,
+        group_media=args.group_media,
         max_tracks_per_participant=args.max_tracks_per_participant,
         max_tracks_per_room=args.max_tracks_per_room, max_server_tracks=args.max_server_tracks)
     try:

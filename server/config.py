@@ -46,6 +46,9 @@ class ServerConfig:
     max_tracks_per_room: int = 256
     max_server_tracks: int = 10000
 
+    #: Media of group/group-small rooms: "forward" (the forwarder, server/forwarder/) or "mesh".
+    group_media: str = "forward"
+
     #: Status callbacks: per-request timeout.
     callback_timeout_s: float = 5.0
 

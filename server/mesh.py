@@ -3,8 +3,14 @@
 A backend sees participants by SID only. The room tells it who joins, leaves and resumes
 and hands it every ``peer_connections`` entry a client sends; the backend answers with an
 ``Outbox`` (participant SID → entries to send that participant), which the room delivers
-(merged into its own ``update``s). The SFU of a later issue implements the same interface
-and answers offers itself instead of relaying them (architecture §7).
+(merged into its own ``update``s). Backends that do asynchronous work (the forwarder of
+group rooms, ``server/forwarder/``: it answers offers itself) are built with a
+``send(sid, entries)`` callback and push later entries through it; the room delivers them
+as ``update {peer_connections}``. ``room_changed()`` tells a backend that tracks,
+subscriptions or participants changed (after the room sent its own ``update``s), and
+``media_signaling(sid, requested)`` answers ``connect.media_signaling`` for
+``connected.media_signaling``. A future external SFU (Janus, architecture §7) implements
+the same interface.
 
 ``MeshRelay`` (docs/protocol.md §5): two peer connections per pair of participants, one per
 direction, each offered by the side whose media it carries (``create-offer`` to both when
@@ -21,10 +27,11 @@ import uuid
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from msgspec.structs import replace
 
-from core.protocol import Description, IceCandidate, IceState, PeerConnectionMessage
+from core.protocol import Description, IceCandidate, IceState, MediaSignalingChannel, PeerConnectionMessage
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +47,11 @@ MAX_REMEMBERED_CLOSED = 4096
 
 
 class MediaBackend(ABC):
-    """How one room's media flows. All methods are synchronous and cheap (event loop)."""
+    """How one room's media flows. All methods are synchronous and cheap (event loop).
+
+    Asynchronous backends push later entries with the ``send(sid, entries)`` callback their
+    factory gives them (``rooms.RoomRegistry`` passes one), never by blocking here.
+    """
 
     @abstractmethod
     def join(self, sid: str, others: list[str], offers: list[PeerConnectionMessage]) -> Outbox:
@@ -60,6 +71,13 @@ class MediaBackend(ABC):
 
     def close(self) -> None:
         """The room ended."""
+
+    def room_changed(self) -> None:
+        """Published tracks, subscriptions or participants changed (the mesh needs nothing)."""
+
+    def media_signaling(self, sid: str, requested: dict[str, Any]) -> dict[str, MediaSignalingChannel]:
+        """``connected.media_signaling`` for ``sid``, which asked for ``requested`` (none in a mesh)."""
+        return {}
 
 
 def _merge_ice(old: IceState | None, new: IceState) -> IceState:

@@ -4,7 +4,8 @@ Everything here runs on the event loop and never awaits: each operation is atomi
 respect to every other. Side effects leave through three non-blocking doors: a
 participant's ``Sink`` (its signaling connection's send queue), the ``Store`` (queued
 SQLite writes) and ``StatusCallbacks`` (queued HTTP requests). Room media wiring is the
-room's ``MediaBackend`` (``mesh.MeshRelay`` for now).
+room's ``MediaBackend``: ``mesh.MeshRelay`` for ``go``/``peer-to-peer`` rooms, the
+forwarder (``server/forwarder/``) for ``group``/``group-small`` ones (``group_media``).
 
 Revisions (docs/protocol.md §3): each participant has a server-side ``revision`` that
 others see, bumped on every change of its state or tracks; each participant's
@@ -258,12 +259,15 @@ class Participant:
             return self.rest_rules
         return self.client_rules
 
+    def subscribed_tracks(self) -> list[Track]:
+        """Every remote track the rules allow (what ``subscribed`` lists)."""
+        rules = self.rules()
+        return [t for other in self.room.participants.values() if other is not self
+                for t in other.tracks.values() if rules_allow(rules, t)]
+
     def subscribed(self, *, force: bool = False) -> p.Subscribed | None:
         """The ``subscribed`` snapshot (every remote track the rules allow) if it changed."""
-        rules = self.rules()
-        tracks = [p.SubscribedTrack(sid=t.sid, id=t.id)
-                  for other in self.room.participants.values() if other is not self
-                  for t in other.tracks.values() if rules_allow(rules, t)]
+        tracks = [p.SubscribedTrack(sid=t.sid, id=t.id) for t in self.subscribed_tracks()]
         if not force and tracks == self._last_subscribed:
             return None
         self._last_subscribed = tracks
@@ -302,6 +306,17 @@ class Room:
     def track_count(self) -> int:
         return sum(len(q.tracks) for q in self.participants.values())
 
+    # What a media backend may know (``server.forwarder.RoomView``).
+    def published_media(self, sid: str) -> dict[str, tuple[str, bool]]:
+        q = self.participants.get(sid)
+        return {t.id: (t.kind, t.enabled) for t in q.tracks.values()} if q is not None else {}
+
+    def subscriptions_of(self, sid: str) -> list[tuple[str, str, str]]:
+        q = self.participants.get(sid)
+        if q is None or q.state == "disconnected":
+            return []
+        return [(t.participant.sid, t.id, t.kind) for t in q.subscribed_tracks()]
+
     def by_identity(self, identity: str) -> Participant | None:
         for q in self.participants.values():
             if q.identity == identity:
@@ -337,13 +352,21 @@ class RoomRegistry:
         self.account_sid = account_sid
         self.store = store
         self.callbacks = callbacks
-        self._backend_factory = backend_factory or (lambda room: MeshRelay())
+        self._backend_factory = backend_factory or self._default_backend
         self._clock = clock
         self.rooms: dict[str, Room] = {}
         self._by_name: dict[str, Room] = {}
         self.sessions: dict[str, Participant] = {}
         self.track_count = 0
         self._completed: OrderedDict[str, None] = OrderedDict()
+
+    def _default_backend(self, room: Room) -> MediaBackend:
+        """Mesh for peer-to-peer rooms; the forwarder for group rooms (unless ``group_media='mesh'``)."""
+        if room.type in PEER_TO_PEER_TYPES or self.config.group_media == "mesh":
+            return MeshRelay()
+        from .forwarder import Forwarder
+
+        return Forwarder(room, lambda sid, entries: self._deliver(room, {sid: entries}))
 
     # --- lookup -------------------------------------------------------------------------
 
@@ -486,6 +509,7 @@ class RoomRegistry:
             participant.client_revision = body.participant.revision
             added, _, _ = self._apply_tracks(participant, body.participant, now)
         outbox = room.media.join(participant.sid, [q.sid for q in others], body.peer_connections)
+        media_signaling = room.media.media_signaling(participant.sid, body.media_signaling or {})
         participant.send(p.Connected(
             session=participant.session, sid=room.sid, name=room.unique_name,
             participant=p.ParticipantIdentity(sid=participant.sid, identity=identity),
@@ -493,7 +517,7 @@ class RoomRegistry:
             peer_connections=outbox.pop(participant.sid, []),
             published=participant.published(force=True),
             subscribed=participant.subscribed(force=True),
-            media_signaling={},
+            media_signaling=media_signaling,
             options=p.ConnectedOptions(session_timeout=self.session_timeout,
                                        media_region=room.options.media_region, room_type=room.type)))
         self._broadcast(participant, outbox)
@@ -538,6 +562,8 @@ class RoomRegistry:
             self._broadcast(participant, outbox)
         else:
             self._deliver(room, outbox)
+            if own_subscribed is not None:
+                room.media.room_changed()
         for track in added:
             self._callback(room, "track-added", participant, track)
 
@@ -718,6 +744,7 @@ class RoomRegistry:
         subscribed = participant.subscribed()
         if subscribed is not None:
             participant.send(p.ServerUpdate(subscribed=subscribed))
+            participant.room.media.room_changed()
 
     # --- delivery -----------------------------------------------------------------------
 
@@ -731,6 +758,7 @@ class RoomRegistry:
             q.send(p.ServerUpdate(participants=[state], subscribed=q.subscribed(),
                                   peer_connections=outbox.pop(q.sid, [])))
         self._deliver(room, outbox)
+        room.media.room_changed()
 
     @staticmethod
     def _deliver(room: Room, outbox: Outbox) -> None:

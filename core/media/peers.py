@@ -151,8 +151,10 @@ class MeshMedia:
         on_error: Callable[[TwilioError, str | None, str], None] = lambda error, peer, role: None,
         configuration: Callable[[], RTCConfiguration],
         options: MediaOptions | None = None,
+        faults: Any = None,
     ) -> None:
         self._send = send
+        self._faults = faults  # core.media.faults.OutgoingLoss, attached after each negotiation
         self._on_remote_track = on_remote_track
         self._on_remote_data = on_remote_data
         self._on_local_channel = on_local_channel
@@ -272,6 +274,7 @@ class MeshMedia:
                     self._on_error(MediaClientRemoteDescFailedError(), session.peer, session.role)
                     return
                 session.awaiting_answer = False
+                self._attach_faults(session)
             if session.needs_offer:
                 self._renegotiate(session)
 
@@ -291,6 +294,8 @@ class MeshMedia:
 
         @pc.on("connectionstatechange")
         def _on_state() -> None:
+            if pc.connectionState == "connected":
+                start_pending_media(pc)
             self._on_connection_state(pc_id, pc.connectionState)
 
         @pc.on("iceconnectionstatechange")
@@ -357,8 +362,15 @@ class MeshMedia:
                 return
             session.revision = offer.revision
             sdp = session.pc.localDescription.sdp
+            self._attach_faults(session)
         self._send(p.PeerConnectionMessage(
             id=session.id, description=p.Description(type="answer", revision=offer.revision, sdp=sdp)))
+
+    def _attach_faults(self, session: _Session) -> None:
+        """After each negotiation: fault injection on its transports, and no transceiver left unstarted."""
+        if self._faults is not None:
+            self._faults.attach(session.pc)
+        start_pending_media(session.pc)
 
     def _refuse(self, session: _Session, revision: int) -> None:
         """Give up an offer we cannot use: close the connection on both sides."""
@@ -412,6 +424,37 @@ class MeshMedia:
             exc = task.exception()
             if not isinstance(exc, MediaStreamError):
                 log.error("media task failed", exc_info=exc)
+
+
+def start_pending_media(pc: RTCPeerConnection) -> None:
+    """Start senders/receivers that a renegotiation added while the connection was still connecting.
+
+    aiortc gap: ``setRemoteDescription`` starts new transceivers only if their (bundled)
+    transport is already connected; one negotiated while DTLS is still handshaking is never
+    started (0 fps for good). Re-running the private ``RTCPeerConnection.__connect`` once the
+    connection is up starts them; everything it calls is guarded against a second start.
+    """
+    connect = getattr(pc, "_RTCPeerConnection__connect", None)
+    if connect is None:
+        return
+
+    async def _again() -> None:
+        await asyncio.sleep(0.05)
+        if pc.connectionState == "connected":
+            try:
+                await connect()
+            except Exception as exc:  # noqa: BLE001 - aiortc's own __connect would have failed the same way
+                log.warning("starting renegotiated media failed: %r", exc)
+
+    if pc.connectionState != "connected":
+        return  # the "connected" state change calls again
+
+    task = asyncio.get_running_loop().create_task(_again())
+    _pending_connects.add(task)
+    task.add_done_callback(_pending_connects.discard)
+
+
+_pending_connects: set[asyncio.Task[Any]] = set()
 
 
 def _checked_offer(sdp: str | None) -> str:

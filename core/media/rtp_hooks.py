@@ -1,19 +1,29 @@
-"""A small, documented hook over aiortc's RTP receiver: bytes received and ssrc-audio-level.
+"""A small, documented hook over aiortc's RTP receiver: bytes, ssrc-audio-level, stream counters.
 
 aiortc's ``getStats`` has no ``bytesReceived`` and its receiver parses then drops the
 ``ssrc-audio-level`` header extension (architecture §8). Wrapping the private
 ``RTCRtpReceiver._handle_rtp_packet`` once lets us count both per receiver; the original
 handler still does all the work. ``install()`` is idempotent.
+
+* ``counters_of(receiver)``: bytes/packets received and the last audio level (-dBov → dBov).
+* ``set_level_callback(receiver, fn)``: ``fn(dbov)`` for every packet that carries an
+  ``ssrc-audio-level`` (the room server's dominant-speaker detector feeds on it).
+* ``stream_counters(receiver)``: per media SSRC (RTX streams left out), packets received,
+  packets lost and jitter (RTP clock units) as the receiver's own RTCP statistics have them
+  — read from the private ``_RTCRtpReceiver__remote_streams``, because ``getStats()``
+  keeps only one ``inbound-rtp`` entry per receiver and RTX makes it the wrong one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
-__all__ = ["ReceiveCounters", "install", "counters_of"]
+__all__ = ["ReceiveCounters", "StreamCounters", "counters_of", "install", "set_level_callback",
+           "stream_counters"]
 
 RTP_HEADER_BYTES = 12
 _ATTR = "_confab_counters"
@@ -26,6 +36,16 @@ class ReceiveCounters:
     bytes_received: int = 0
     packets: int = 0
     audio_level_dbov: float | None = None
+    on_level: Callable[[float], Any] | None = None
+
+
+@dataclass(frozen=True)
+class StreamCounters:
+    ssrc: int
+    packets_received: int
+    packets_lost: int
+    jitter: int
+    clock_rate: int
 
 
 def counters_of(receiver: RTCRtpReceiver) -> ReceiveCounters:
@@ -33,6 +53,23 @@ def counters_of(receiver: RTCRtpReceiver) -> ReceiveCounters:
     if counters is None:
         counters = receiver.__dict__[_ATTR] = ReceiveCounters()
     return counters
+
+
+def set_level_callback(receiver: RTCRtpReceiver, callback: Callable[[float], Any] | None) -> None:
+    """Call ``callback(dbov)`` (on the event loop) for each received audio level."""
+    counters_of(receiver).on_level = callback
+
+
+def stream_counters(receiver: RTCRtpReceiver) -> list[StreamCounters]:
+    streams = getattr(receiver, "_RTCRtpReceiver__remote_streams", {}) or {}
+    rtx = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {}) or {}
+    out = []
+    for ssrc, stream in list(streams.items()):
+        if ssrc in rtx or stream.max_seq is None:
+            continue
+        out.append(StreamCounters(ssrc, stream.packets_received, stream.packets_lost, stream.jitter,
+                                  getattr(stream, "_clockrate", 90000)))
+    return out
 
 
 def install() -> None:
@@ -47,6 +84,8 @@ def install() -> None:
         level = packet.extensions.audio_level
         if level is not None:
             counters.audio_level_dbov = -float(level[1])
+            if counters.on_level is not None:
+                counters.on_level(counters.audio_level_dbov)
         await original(self, packet, arrival_time_ms)
 
     _handle_rtp_packet._confab_hook = True  # type: ignore[attr-defined]

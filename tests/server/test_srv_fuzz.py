@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import aiohttp
 from srvutil import unique
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -66,6 +67,11 @@ def test_fuzz_signaling_while_a_pair_keeps_talking(server) -> None:  # type: ign
     room = unique("fuzz")
 
     async def setup() -> tuple[RspClient, RspClient, str]:
+        # A peer-to-peer room: the pair's ICE entries are relayed by the mesh (a group room's
+        # forwarder answers media itself, so there would be nothing to relay).
+        async with aiohttp.ClientSession(base_url=server.url, headers=server.auth_headers) as http:
+            async with http.post("/v1/Rooms", data={"UniqueName": room, "Type": "peer-to-peer"}) as r:
+                assert r.status == 201, await r.text()
         a = await RspClient.open(server.url)
         await a.connect(server.token("anchor-a"), room)
         b = await RspClient.open(server.url)

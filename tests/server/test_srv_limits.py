@@ -252,8 +252,12 @@ async def test_track_caps(server_factory) -> None:  # type: ignore[no-untyped-de
         s.assert_clean()
 
 
-async def test_reconnect_with_sync(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_reconnect_with_sync(server, clients, http) -> None:  # type: ignore[no-untyped-def]
     name = unique()
+    # Peer-to-peer: synced carries the mesh pair's two connections (a group room's forwarder
+    # has its own publish/subscribe pair, see tests/group).
+    async with http.post("/v1/Rooms", data={"UniqueName": name, "Type": "peer-to-peer"}) as r:
+        assert r.status == 201, await r.text()
     watcher, mover = await clients(), await clients()
     await watcher.connect(server.token("watcher"), name)
     cm = await mover.connect(server.token("mover"), name, tracks=[track("m")])

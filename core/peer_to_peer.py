@@ -1,0 +1,140 @@
+"""Dominant speaker and network quality in peer-to-peer rooms, computed by the client.
+
+Twilio offers neither outside group rooms; we do. The dominant speaker comes from the
+levels of the remote audio we decode (the Volfin–Cohen detector the server uses too), the
+network quality from ``get_stats()`` deltas of what we send to and receive from each peer.
+Both are handed to the signaling layer as if the server had sent them (MSP messages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .dominant_speaker import DominantSpeakerDetector
+from .network_quality_score import DirectionQuality, StreamMeter, direction_quality, participant_quality
+from .signaling import RoomSignaling
+
+__all__ = ["PeerToPeerFeatures", "P2P_ROOM_TYPES"]
+
+log = logging.getLogger(__name__)
+
+#: Room types whose dominant speaker and network quality the client computes itself.
+P2P_ROOM_TYPES = ("go", "peer-to-peer")
+
+
+class PeerToPeerFeatures:
+    """Runs once a room is connected; does nothing in group rooms (the server does it there)."""
+
+    def __init__(self, signaling: RoomSignaling, mesh: Any,
+                 stats: Callable[[], Awaitable[list[Any]]]) -> None:
+        self.signaling = signaling
+        self.mesh = mesh
+        self._stats = stats
+        self.dominant_speaker = False
+        self.detector = DominantSpeakerDetector()
+        self._track_owner: dict[str, str] = {}
+        self._meters: dict[tuple[str, str, str], StreamMeter] = {}
+        self._features_task: asyncio.Task[None] | None = None
+
+    def audio_level(self, track_id: str, dbov: float) -> None:
+        """One decoded remote audio frame's level (50/s per track)."""
+        if self.dominant_speaker and self.signaling.room_type in P2P_ROOM_TYPES:
+            owner = self._owner_of(track_id)
+            if owner is not None:
+                self.detector.add(owner, dbov, time.monotonic())
+
+    def start(self, dominant_speaker: bool) -> None:
+        self.dominant_speaker = dominant_speaker
+        if self._features_task is None and (dominant_speaker or self.signaling.network_quality_configuration):
+            self._features_task = asyncio.get_running_loop().create_task(self._features())
+
+    def _owner_of(self, track_id: str) -> str | None:
+        owner = self._track_owner.get(track_id)
+        if owner is not None and owner in self.signaling.participants:
+            return owner
+        for psig in self.signaling.participants.values():
+            for tsig in psig.tracks.values():
+                if tsig.media is not None and tsig.media.track_id == track_id:
+                    self._track_owner[track_id] = psig.sid
+                    return psig.sid
+        return None
+
+    async def _features(self) -> None:
+        sig = self.signaling
+        next_quality = time.monotonic() + 1.0
+        while sig.state != "disconnected":
+            await asyncio.sleep(0.1)
+            if sig.room_type not in P2P_ROOM_TYPES:
+                continue
+            now = time.monotonic()
+            try:
+                if self.dominant_speaker:
+                    for sid in [s for s in self.detector.participants() if s not in sig.participants]:
+                        self.detector.remove(sid)
+                    if self.detector.decide(now):
+                        sig.handle_msp({"type": "active_speaker", "participant": self.detector.dominant})
+                if sig.network_quality_configuration is not None and now >= next_quality:
+                    next_quality = now + 1.0
+                    await self._p2p_quality(now)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a bad sample must not end the feature
+                log.exception("peer-to-peer dominant speaker / network quality failed")
+
+    async def _p2p_quality(self, now: float) -> None:
+        """Levels from our own stats: what we send to / receive from each peer (``get_stats`` deltas)."""
+        config = self.signaling.network_quality_configuration
+        assert config is not None
+        reports = await self._stats()
+        sessions = self.mesh.sessions()
+        per_peer: dict[str, dict[str, dict[str, DirectionQuality]]] = {}
+        for report in reports:
+            session = sessions.get(report.peer_connection_id)
+            if session is None or session.peer is None:
+                continue
+            rows: list[tuple[str, str, int, int, int, float | None, float | None]] = []
+            for kind, local_stats in (("audio", report.local_audio_track_stats),
+                                      ("video", report.local_video_track_stats)):
+                for s in local_stats:
+                    sent, lost = s.packets_sent or 0, max(0, s.packets_lost or 0)
+                    rtt = s.round_trip_time / 1000.0 if s.round_trip_time is not None else None
+                    jitter = getattr(s, "jitter", None)
+                    rows.append(("send", kind, max(0, sent - lost), lost, s.bytes_sent or 0,
+                                 jitter / 1000.0 if jitter is not None else None, rtt))
+            for kind, remote_stats in (("audio", report.remote_audio_track_stats),
+                                       ("video", report.remote_video_track_stats)):
+                for s in remote_stats:
+                    rows.append(("recv", kind, s.packets_received or 0, max(0, s.packets_lost or 0),
+                                 s.bytes_received or 0, s.jitter / 1000.0 if s.jitter is not None else None,
+                                 None))
+            by_kind = per_peer.setdefault(session.peer, {})
+            for direction, kind, packets, lost, bytes_, jitter, rtt in rows:
+                meter = self._meters.setdefault((session.peer, direction, kind), StreamMeter())
+                meter.sample(now, packets=packets, lost=lost, bytes_=bytes_, jitter=jitter, rtt=rtt)
+                quality = direction_quality(fraction_lost=meter.fraction_lost, rtt=meter.rtt, jitter=meter.jitter)
+                old = by_kind.setdefault(kind, {}).get(direction)
+                if old is None or quality.level < old.level:
+                    by_kind[kind][direction] = quality
+        merged: dict[str, dict[str, DirectionQuality]] = {}
+        for by_kind in per_peer.values():
+            for kind, by_dir in by_kind.items():
+                for direction, quality in by_dir.items():
+                    old = merged.setdefault(kind, {}).get(direction)
+                    if old is None or quality.level < old.level:
+                        merged[kind][direction] = quality
+        remotes = []
+        if config.remote > 0:
+            for sid, by_kind in per_peer.items():
+                value = participant_quality(by_kind, int(config.remote))
+                remotes.append({"sid": sid, **(value if isinstance(value, dict) else {"level": value})})
+        self.signaling.network_quality(participant_quality(merged, int(config.local)), remotes)
+
+    async def close(self) -> None:
+        task, self._features_task = self._features_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

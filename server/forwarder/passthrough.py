@@ -1,0 +1,190 @@
+"""Pass-through media over aiortc: receive encoded frames and send them on, never decoding.
+
+The one documented hook of the forwarder over aiortc (architecture §8, tech-probe §2),
+applied **per receiver / per sender**, so a process that also holds ordinary decoding peers
+(the in-process tests) is unaffected:
+
+* **Receiving.** ``RTCRtpReceiver`` depacketizes and reassembles encoded frames in its
+  jitter buffer, then puts ``(codec, JitterFrame)`` on a queue its decoder thread reads.
+  :func:`pass_through_receiver` replaces that queue (private
+  ``_RTCRtpReceiver__decoder_queue``, before the receiver starts) with
+  :class:`_PassThroughQueue`: each frame becomes an ``av.Packet`` with ``pts`` (RTP clock
+  units, mapped from 0) and ``time_base`` (1/clock rate) and is handed to a callback on
+  the event loop. The decoder thread still starts but only ever sees the stop sentinel,
+  so no decoder is created.
+* **Sending.** ``RTCRtpSender`` accepts ``av.Packet``\\ s from its track and packetizes them
+  with its encoder's ``pack()``. :func:`pass_through_sender` sets the sender's private
+  ``_RTCRtpSender__encoder`` to a :class:`Packer` up front, so aiortc never calls
+  ``get_encoder`` (whose Opus encoder would open a codec context), and replaces the
+  sender's ``_send_keyframe`` (called on the subscriber's PLI/FIR) with a callback that
+  asks the publisher instead.
+* :class:`ForwardTrack` is the sender's track: a bounded queue of packets from one
+  publisher's track, carrying the **publisher's track id** (the SDP msid track id the
+  subscriber matches against ``subscribed {sid, id}``). Video starts at a keyframe and
+  asks for one when it begins and whenever it has to skip.
+
+Private names used: ``_RTCRtpReceiver__decoder_queue``, ``_RTCRtpReceiver__rtx_ssrc``,
+``_RTCRtpSender__encoder``, ``RTCRtpSender._send_keyframe``,
+``RTCRtpReceiver._send_rtcp_pli`` (aiortc 1.16).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import queue
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import av
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtcrtpsender import RTCRtpSender
+
+__all__ = ["ForwardTrack", "Packer", "is_keyframe", "pass_through_receiver", "pass_through_sender"]
+
+Deliver = Callable[[Any, av.Packet], None]
+
+
+def is_keyframe(mime: str, data: bytes) -> bool:
+    """Whether an encoded frame (as aiortc depayloads it) starts a decodable picture."""
+    mime = mime.lower()
+    if not data:
+        return False
+    if mime == "video/vp8":
+        return (data[0] & 0x01) == 0  # VP8 frame tag: P bit clear = key frame
+    if mime == "video/h264":
+        i = 0
+        n = len(data)
+        while True:
+            i = data.find(b"\x00\x00\x01", i)
+            if i < 0 or i + 3 >= n:
+                return False
+            nal_type = data[i + 3] & 0x1F
+            if nal_type in (5, 7):  # IDR slice or SPS
+                return True
+            i += 3
+    return True  # audio: every packet stands alone
+
+
+class _PassThroughQueue:
+    """Stands in for the receiver's decoder queue (see the module docstring)."""
+
+    def __init__(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+        self._stop: queue.Queue[None] = queue.Queue()
+        self.frames = 0
+
+    def put(self, item: Any) -> None:
+        if item is None:  # the receiver is stopping: let its decoder thread end
+            self._stop.put(None)
+            return
+        codec, frame = item
+        packet = av.Packet(frame.data)
+        packet.pts = frame.timestamp
+        packet.time_base = fractions.Fraction(1, codec.clockRate)
+        self.frames += 1
+        self._deliver(codec, packet)
+
+    def get(self) -> None:  # the decoder thread's only call: block until stop
+        return self._stop.get()
+
+
+def pass_through_receiver(receiver: RTCRtpReceiver, deliver: Deliver) -> None:
+    """Make ``receiver`` hand encoded frames to ``deliver(codec, packet)`` instead of decoding."""
+    if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
+        raise RuntimeError("the receiver already started decoding")
+    receiver._RTCRtpReceiver__decoder_queue = _PassThroughQueue(deliver)  # type: ignore[attr-defined]
+
+
+def media_ssrc(receiver: RTCRtpReceiver) -> int | None:
+    """The SSRC the publisher sends media on (RTX left out), once packets arrived."""
+    rtx = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {}) or {}
+    sources = [s.source for s in receiver.getSynchronizationSources() if s.source not in rtx]
+    return sources[0] if sources else None
+
+
+class Packer:
+    """What a pass-through sender packetizes with: ``pack(packet)`` only, no codec context."""
+
+    def __init__(self, mime: str, clock_rate: int) -> None:
+        mime = mime.lower()
+        # Vp8Encoder/H264Encoder open their codec context lazily in encode(); pack() needs none.
+        self._impl: Any = Vp8Encoder() if mime == "video/vp8" else H264Encoder() if mime == "video/h264" else None
+        self._time_base = fractions.Fraction(1, clock_rate)
+
+    def pack(self, packet: av.Packet) -> tuple[list[bytes], int]:
+        if self._impl is not None:
+            return self._impl.pack(packet)
+        pts = packet.pts or 0
+        if packet.time_base is not None and packet.time_base != self._time_base:
+            pts = int(pts * packet.time_base / self._time_base)
+        return [bytes(packet)], pts
+
+    def encode(self, frame: Any, force_keyframe: bool = False) -> Any:  # pragma: no cover - never
+        raise RuntimeError("a pass-through sender never encodes")
+
+
+def pass_through_sender(sender: RTCRtpSender, mime: str, clock_rate: int,
+                        on_keyframe_request: Callable[[], None]) -> None:
+    sender._RTCRtpSender__encoder = Packer(mime, clock_rate)  # type: ignore[attr-defined]
+    sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+
+
+class ForwardTrack(MediaStreamTrack):
+    """Packets of one publisher track for one subscriber's sender (latest wins when it lags)."""
+
+    def __init__(self, kind: str, track_id: str, mime: str, *,
+                 request_keyframe: Callable[[], None], max_queue: int | None = None) -> None:
+        super().__init__()
+        self.kind = kind
+        self._id = track_id
+        self.mime = mime
+        self._request_keyframe = request_keyframe
+        self._queue: deque[av.Packet] = deque()
+        self._max = max_queue or (240 if kind == "video" else 50)
+        self._event = asyncio.Event()
+        self._started = False  # the sender asked for the first packet
+        self._need_keyframe = kind == "video"
+        self.packets = 0
+        self.skipped = 0
+
+    def push(self, packet: av.Packet, keyframe: bool) -> None:
+        if self.readyState != "live" or not self._started:
+            return
+        if self._need_keyframe:
+            if not keyframe:
+                self.skipped += 1
+                self._request_keyframe()  # throttled upstream
+                return
+            self._need_keyframe = False
+        if len(self._queue) >= self._max:  # the subscriber's sender is not keeping up
+            self._queue.clear()
+            if self.kind == "video":
+                self._need_keyframe = not keyframe
+                if not keyframe:
+                    self._request_keyframe()
+                    return
+        self._queue.append(packet)
+        self._event.set()
+
+    async def recv(self) -> av.Packet:
+        if not self._started:
+            self._started = True
+            if self.kind == "video":
+                self._request_keyframe()
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._event.clear()
+            await self._event.wait()
+        self.packets += 1
+        return self._queue.popleft()
+
+    def stop(self) -> None:
+        super().stop()
+        self._queue.clear()
+        self._event.set()

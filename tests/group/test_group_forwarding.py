@@ -1,0 +1,126 @@
+"""Group rooms through the forwarder: media both ways, keyframes for late joiners, subscriptions, teardown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from callutil import FrameLog, until
+from groupkit import camera, forwarder_of, microphone, remote_of, subscribed
+
+from core import LocalDataTrack
+from server.forwarder import Forwarder
+
+pytestmark = pytest.mark.media
+
+
+async def test_three_participants_receive_each_others_frames_audio_and_data(join, server) -> None:  # type: ignore[no-untyped-def]
+    names = ("alice", "bob", "carol")
+    rooms = {}
+    for name in names:
+        rooms[name] = await join(name, tracks=[camera(name), microphone(name), LocalDataTrack("chat")])
+    assert isinstance(forwarder_of(server, "group"), Forwarder)
+    assert rooms["carol"]._signaling.room_type == "group"
+    logs: dict[tuple[str, str], FrameLog] = {}
+    messages: dict[tuple[str, str], list[str]] = {}
+    for me in names:
+        for other in names:
+            if other == me:
+                continue
+            video = await until(lambda: subscribed(rooms[me], other, "video"))
+            logs[(me, other)] = FrameLog()
+            video.add_sink(logs[(me, other)])
+            data = await until(lambda: subscribed(rooms[me], other, "data"))
+            got = messages[(me, other)] = []
+            data.on("message", lambda message, *_, got=got: got.append(message))
+    await until(lambda: all(len(log.counters) >= 15 for log in logs.values()), timeout=15)
+    for (me, other), log in logs.items():
+        # The publisher's own frames, decoded as it sent them: its stamped counter, in order, at its size.
+        assert log.counters == sorted(log.counters), (me, other, log.counters)
+        assert log.counters[-1] - log.counters[0] >= len(log.counters) - 1 - 2, (me, other, log.counters)
+        assert set(log.sizes) == {(320, 240)}
+    for me in names:
+        for other in names:
+            if other != me:
+                audio = await until(lambda: subscribed(rooms[me], other, "audio"))
+                await until(lambda: audio.level is not None and audio.level > 1000)
+    await asyncio.sleep(0.3)  # the forwarded data channels are open by now
+    for name in names:
+        for pub in rooms[name].local_participant.data_tracks.values():
+            pub.track.send(f"hello from {name}")
+    await until(lambda: all(got for got in messages.values()), timeout=5)
+    assert all(got == [f"hello from {other}"] for (me, other), got in messages.items())
+
+
+async def test_a_late_joiner_gets_a_keyframe_at_once(join, server) -> None:  # type: ignore[no-untyped-def]
+    await join("alice", tracks=[camera("alice")])
+    await asyncio.sleep(3.0)  # aiortc's VP8 GOP is 3000 frames: no keyframe would come on its own
+    started = time.monotonic()
+    bob = await join("bob")
+    video = await until(lambda: subscribed(bob, "alice", "video"))
+    frames = FrameLog()
+    video.add_sink(frames)
+    await until(lambda: frames.counters, timeout=5)
+    first_frame = frames.times[0] - started
+    assert first_frame < 2.0, first_frame
+    stats = forwarder_of(server, "group").stats()
+    alice_sid = remote_of(bob, "alice").sid
+    inbound = next(iter(stats["peers"][alice_sid]["inbound"].values()))
+    assert inbound["plis_sent"] >= 1 and inbound["keyframes"] >= 2
+
+
+async def test_unpublish_rules_and_leave_tear_forwarding_down(join, server) -> None:  # type: ignore[no-untyped-def]
+    def media_tasks() -> list[asyncio.Task]:
+        # Local tracks' own preview tasks are theirs (they stop with the source), not the call's.
+        return [t for t in asyncio.all_tasks()
+                if t.get_coro().__qualname__ not in ("_Fanout._run", "MediaRelay.__run_track")]
+
+    baseline = len(media_tasks())
+    alice = await join("alice", tracks=[camera("alice")])
+    bob = await join("bob", tracks=[microphone("bob")])
+    forwarder = forwarder_of(server, "group")
+    video = await until(lambda: subscribed(bob, "alice", "video"))
+    frames = FrameLog()
+    video.add_sink(frames)
+    await until(lambda: len(frames.counters) >= 5)
+    bob_sid = bob.local_participant.sid
+    alice_sid = alice.local_participant.sid
+
+    def outbound(sid: str) -> dict:
+        return forwarder.stats()["peers"][sid]["outbound"]
+
+    # Unpublish: bob's subscription and the server's forwarding of it go.
+    track = next(iter(alice.local_participant.video_tracks.values())).track
+    alice.local_participant.unpublish_track(track)
+    await until(lambda: subscribed(bob, "alice", "video") is None)
+    await until(lambda: not outbound(bob_sid))
+    # Publish again: a new transceiver, frames flow again.
+    again = camera("alice-2")
+    await alice.local_participant.publish_track(again)
+    video = await until(lambda: subscribed(bob, "alice", "video"))
+    frames = FrameLog()
+    video.add_sink(frames)
+    await until(lambda: len(frames.counters) >= 5, timeout=10)
+    # REST subscribe rules: bob excludes alice's video → no forwarding; include again → back.
+    room = server.registry.find_room("group")
+    participant = room.participants[bob_sid]
+    server.registry.set_rest_rules(participant, [{"type": "exclude", "publisher": "alice"}])
+    await until(lambda: subscribed(bob, "alice", "video") is None)
+    await until(lambda: not outbound(bob_sid))
+    server.registry.set_rest_rules(participant, [{"type": "include", "all": True}])
+    video = await until(lambda: subscribed(bob, "alice", "video"))
+    frames = FrameLog()
+    video.add_sink(frames)
+    await until(lambda: len(frames.counters) >= 5, timeout=10)
+    assert outbound(alice_sid)  # alice gets bob's audio all along
+    # Leave: nothing of either is left running, on the server or in the clients.
+    bob.disconnect()
+    await until(lambda: bob_sid not in forwarder.stats()["peers"])
+    await until(lambda: not outbound(alice_sid))
+    alice.disconnect()
+    again.stop()
+    track.stop()
+    await until(lambda: server.registry.find_room("group") is None)
+    await until(lambda: not forwarder.tasks(), timeout=5)
+    await until(lambda: len(media_tasks()) <= baseline, timeout=10)
