@@ -6,6 +6,11 @@ video track (frames, fps, size, stamped frame counter) and audio track (level).
 
     confab-bot --url http://127.0.0.1:7880 --room standup --identity bot1 --duration 30
     confab-bot --url ... --token JWT --script '[{"at": 2, "do": "mute-audio"}, {"at": 5, "do": "leave"}]'
+    confab-bot --url ... --loss 0.05 --script '[{"at": 10, "do": "loss", "fraction": 0.2}]'
+
+``--loss`` (and the ``loss`` script step) drops that fraction of the bot's outgoing RTP
+packets (``core.media.faults``), to see network quality react. Every line carries ``t``
+(seconds since the bot started) and ``wall`` (Unix time, to line up several bots).
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from typing import Any
 import aiohttp
 
 from core import LocalAudioTrack, LocalDataTrack, LocalVideoTrack, Room, TwilioError, connect
+from core.media.faults import outgoing_loss
 from core.media.sources import SyntheticAudioSource, SyntheticVideoSource
 from core.media.stamp import read_stamp
 
 log = logging.getLogger("confab.bot")
 
-ACTIONS = ("speak", "silence", "mute-audio", "unmute-audio", "pause-video", "resume-video", "say", "leave")
+ACTIONS = ("speak", "silence", "mute-audio", "unmute-audio", "pause-video", "resume-video", "say", "loss",
+           "leave")
 
 
 async def dev_token(url: str, identity: str, room: str | None) -> str:
@@ -45,12 +52,17 @@ class ScriptStep:
     at: float
     do: str
     text: str | None = None
+    fraction: float | None = None
 
     @classmethod
     def parse(cls, item: dict[str, Any]) -> "ScriptStep":
         if not isinstance(item, dict) or item.get("do") not in ACTIONS:
             raise ValueError(f"script steps need 'do' in {ACTIONS}: {item!r}")
-        return cls(float(item.get("at", 0)), str(item["do"]), item.get("text"))
+        fraction = item.get("fraction")
+        if item["do"] == "loss" and (not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1):
+            raise ValueError(f"a loss step needs 'fraction' within 0..1: {item!r}")
+        return cls(float(item.get("at", 0)), str(item["do"]), item.get("text"),
+                   float(fraction) if fraction is not None else None)
 
 
 def load_script(text: str | None) -> list[ScriptStep]:
@@ -89,9 +101,11 @@ class Bot:
         self.videos: dict[str, _VideoWatch] = {}
         self.audio_levels: dict[str, Any] = {}
         self.left = asyncio.Event()
+        self._quality_watched: set[str] = set()
 
     def emit(self, event: str, **fields: Any) -> None:
-        record = {"t": round(time.monotonic() - self.t0, 3), "event": event, **fields}
+        record = {"t": round(time.monotonic() - self.t0, 3), "wall": round(time.time(), 3), "event": event,
+                  **fields}
         self.out.write(json.dumps(record, default=str) + "\n")
         self.out.flush()
 
@@ -121,7 +135,12 @@ class Bot:
         except TwilioError as err:
             self.emit("error", code=err.code, message=err.message)
             return 2
+        except (aiohttp.ClientError, OSError, ValueError, KeyError) as exc:  # no server there / not --dev
+            self.emit("error", code=53000, message=f"cannot reach {args.url}: {exc}")
+            return 2
         room = self.room
+        if args.loss:
+            outgoing_loss(room).set_fraction(args.loss)
         self.emit("connected", room=room.name, room_sid=room.sid, sid=room.local_participant.sid,
                   identity=room.local_participant.identity,
                   participants=[p.identity for p in room.participants.values()])
@@ -130,6 +149,8 @@ class Bot:
             for pub in participant.tracks.values():
                 self.emit("trackPublished", participant=participant.identity, track_sid=pub.track_sid,
                           kind=pub.kind, name=pub.track_name, existing=True)
+                if pub.is_subscribed and pub.track is not None:
+                    self._subscribed(pub.track, participant)  # subscribed while connecting
         tasks = [asyncio.ensure_future(self._report()), asyncio.ensure_future(self._script())]
         try:
             if args.duration:
@@ -155,7 +176,10 @@ class Bot:
         def who(p: Any) -> str:
             return p.identity if p is not None else None
 
-        room.on("participantConnected", lambda p: self.emit("participantConnected", participant=p.identity))
+        room.on("participantConnected", lambda p: (self.emit("participantConnected", participant=p.identity),
+                                                   self._watch_quality(p)))
+        for participant in room.participants.values():
+            self._watch_quality(participant)
         room.on("participantDisconnected", lambda p: self.emit("participantDisconnected", participant=p.identity))
         room.on("participantReconnecting", lambda p: self.emit("participantReconnecting", participant=p.identity))
         room.on("participantReconnected", lambda p: self.emit("participantReconnected", participant=p.identity))
@@ -212,6 +236,13 @@ class Bot:
             track.add_sink(on_frame)
         elif track.kind == "audio":
             self.audio_levels[track.sid] = (participant.identity, track)
+        self._watch_quality(participant)
+
+    def _watch_quality(self, participant: Any) -> None:
+        """Print a remote participant's level changes (one listener per participant)."""
+        if participant.sid in self._quality_watched:
+            return
+        self._quality_watched.add(participant.sid)
         participant.on("networkQualityLevelChanged", lambda level: self.emit(
             "networkQualityLevelChanged", participant=participant.identity, level=int(level)))
 
@@ -241,7 +272,7 @@ class Bot:
     async def _script(self) -> None:
         for step in load_script(self.args.script):
             await asyncio.sleep(max(0.0, step.at - (time.monotonic() - self.t0)))
-            self.emit("script", do=step.do)
+            self.emit("script", do=step.do, **({"fraction": step.fraction} if step.fraction is not None else {}))
             self.apply(step)
             if step.do == "leave":
                 return
@@ -255,6 +286,8 @@ class Bot:
             self.video.enable(step.do == "resume-video")
         elif step.do == "say" and self.data is not None:
             self.data.send(step.text or "")
+        elif step.do == "loss" and self.room is not None:
+            outgoing_loss(self.room).set_fraction(step.fraction or 0.0)
         elif step.do == "leave":
             self.left.set()
 
@@ -274,7 +307,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-audio", action="store_true")
     ap.add_argument("--no-video", action="store_true")
     ap.add_argument("--no-data", action="store_true")
-    ap.add_argument("--script", help="JSON list of {at, do, text?} (or @file); do in " + ", ".join(ACTIONS))
+    ap.add_argument("--script", help="JSON list of {at, do, text?, fraction?} (or @file); do in "
+                    + ", ".join(ACTIONS))
+    ap.add_argument("--loss", type=float, default=0.0, metavar="FRACTION",
+                    help="drop this fraction (0..1) of outgoing RTP packets (fault injection)")
     ap.add_argument("--report-interval", type=float, default=1.0, help="seconds between stats lines")
     ap.add_argument("--log-level", default="WARNING")
     return ap
@@ -284,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if not args.token and not args.identity:
         parser().error("give --token, or --identity with a --dev server")
+    if not 0.0 <= args.loss <= 1.0:
+        parser().error("--loss must be within 0..1")
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
