@@ -155,7 +155,10 @@ async def _run(args: argparse.Namespace) -> int:
             demo = Demo(names=BOT_NAMES[: args.bots])
             url = await demo.start()
             window.join_screen.set_values(server=url, room=DEMO_ROOM, name="You", token="")
-            await session.join(_request(window, url, DEMO_ROOM, "You", None))
+            if await session.join(_request(window, url, DEMO_ROOM, "You", None)) and session.bridge:
+                # Your synthetic microphone never pauses: unmuted, it would out-talk every bot
+                # and the dominant-speaker highlight would never move. Ctrl+D unmutes.
+                session.bridge.set_mic_muted(True)
         elif args.command == "join":
             window.join_screen.set_values(server=args.url, room=args.room, name=args.name,
                                           token=args.token)

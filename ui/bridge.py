@@ -148,7 +148,7 @@ class RoomBridge(QObject):
         """
         chat = LocalDataTrack(CHAT_TRACK_NAME)
         tracks: list[Any] = [t for t in (audio_track, video_track) if t is not None] + [chat]
-        options: dict[str, Any] = {"dominant_speaker": True, "network_quality": True}
+        options: dict[str, Any] = {"dominant_speaker": True, "network_quality": {"local": 1, "remote": 1}}
         options.update(connect_options)
         room = await connect(token, url=url, name=room_name, tracks=tracks, **options)
         return cls(room, audio_track=audio_track, video_track=video_track, chat_track=chat,

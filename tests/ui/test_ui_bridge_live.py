@@ -22,6 +22,7 @@ from PySide6.QtGui import QImage
 
 from app.bot import Bot
 from app.bot import parser as bot_parser
+from core.media.faults import outgoing_loss
 from core.media.sources import SyntheticVideoSource
 from core.token import AccessToken
 from core.track import LocalVideoTrack
@@ -254,7 +255,7 @@ def test_tiles_follow_participants_and_paint_frames(run_live: Any, qtbot: Any) -
     run_live(scenario)
 
 
-def test_remote_marks_highlight_bars_and_banner(run_live: Any) -> None:
+def test_remote_marks_and_the_reconnecting_banner(run_live: Any) -> None:
     async def scenario(live: Live) -> None:
         ada = await live.bot("ada")
         assert await live.join()
@@ -277,16 +278,7 @@ def test_remote_marks_highlight_bars_and_banner(run_live: Any) -> None:
         await live.until(lambda: not tile.video_paused, what="the paused mark to go")
         await live.until(lambda: tile.has_video, what="ada's video back")
 
-        # Plumbing only: the server computes these in a later issue, so feed the Room's
-        # signaling layer the MSP messages it will send, and watch the tiles.
         signaling = live.session.bridge.room._signaling  # type: ignore[union-attr]
-        local = live.window.room_view.tile(live.local_sid)
-        signaling.handle_msp({"type": "active_speaker", "participant": sid})
-        assert tile.dominant and not local.dominant  # type: ignore[union-attr]
-        signaling.handle_msp({"type": "active_speaker", "participant": None})
-        assert not tile.dominant
-        signaling.handle_msp({"type": "network_quality", "local": 5, "remotes": [{"sid": sid, "level": 2}]})
-        assert local.network_level == 5 and tile.network_level == 2  # type: ignore[union-attr]
         # The signaling transport drops and comes back: the banner shows, then goes.
         signaling.transport_state("syncing")
         await live.until(lambda: live.window.room_view.reconnecting, what="the reconnecting banner")
@@ -448,5 +440,45 @@ def test_dev_token_refused_without_dev_mode(run_live: Any, tmp_path: Path) -> No
             assert "does not hand out tokens" in live.window.join_screen.error_text
         finally:
             await strict.close()
+
+    run_live(scenario)
+
+
+async def _group_room(live: Live) -> None:
+    """Make ROOM a group room (the forwarder: server-side dominant speaker and quality)."""
+    creds = live.server.credentials
+    auth = aiohttp.BasicAuth(creds.api_key_sid, creds.api_key_secret)
+    async with aiohttp.ClientSession(auth=auth) as http:
+        async with http.post(live.server.url + "/v1/Rooms", data={"UniqueName": ROOM, "Type": "group"}) as r:
+            assert r.status == 201, await r.text()
+
+
+def test_dominant_speaker_highlight_and_quality_bars_end_to_end(run_live: Any) -> None:
+    """Real audio levels and real loss, through the server, to the tiles."""
+    async def scenario(live: Live) -> None:
+        await _group_room(live)
+        ada, grace = await live.bot("ada"), await live.bot("grace")
+        for bot in (ada, grace):
+            bot.audio_source.set_speaking(False)  # type: ignore[union-attr]
+        assert await live.join()
+        live.session.bridge.set_mic_muted(True)  # type: ignore[union-attr]
+        tiles = {"ada": await live.until(lambda: live.tile_of(ada), what="ada's tile"),
+                 "grace": await live.until(lambda: live.tile_of(grace), what="grace's tile")}
+        # The highlight follows whoever speaks.
+        for speaker, quiet in ((ada, grace), (grace, ada), (ada, grace)):
+            speaker.audio_source.set_speaking(True)  # type: ignore[union-attr]
+            quiet.audio_source.set_speaking(False)  # type: ignore[union-attr]
+            name, other = speaker.args.identity, quiet.args.identity
+            await live.until(lambda: tiles[name].dominant and not tiles[other].dominant, timeout=6,
+                             what=f"the highlight on {name}")
+        # The bars follow the loss injected on Ada's outgoing RTP, and come back.
+        ada_tile = tiles["ada"]
+        await live.until(lambda: (ada_tile.network_level or 0) >= 4, timeout=10, what="ada's bars at 4-5")
+        loss = outgoing_loss(ada.room)
+        loss.set_fraction(0.2)
+        await live.until(lambda: ada_tile.network_level is not None and ada_tile.network_level <= 2,
+                         timeout=12, what="ada's bars down with 20 % loss")
+        loss.set_fraction(0.0)
+        await live.until(lambda: (ada_tile.network_level or 0) >= 4, timeout=12, what="ada's bars back")
 
     run_live(scenario)
