@@ -311,6 +311,10 @@ class Room:
         q = self.participants.get(sid)
         return {t.id: (t.kind, t.enabled) for t in q.tracks.values()} if q is not None else {}
 
+    def video_codecs(self) -> list[str]:
+        """The room's ``VideoCodecs`` (REST), e.g. ``["VP8", "H264"]``."""
+        return list(self.options.video_codecs)
+
     def subscriptions_of(self, sid: str) -> list[tuple[str, str, str]]:
         q = self.participants.get(sid)
         if q is None or q.state == "disconnected":
@@ -366,7 +370,15 @@ class RoomRegistry:
             return MeshRelay()
         from .forwarder import Forwarder
 
-        return Forwarder(room, lambda sid, entries: self._deliver(room, {sid: entries}))
+        return Forwarder(room, lambda sid, entries: self._deliver(room, {sid: entries}),
+                         fail=lambda sid, error: self._media_failed(room, sid, error))
+
+    def _media_failed(self, room: Room, sid: str, error: TwilioError) -> None:
+        """The server cannot do media with ``sid`` (534xx): it is disconnected with that error."""
+        participant = room.participants.get(sid)
+        if participant is not None:
+            log.info("%s leaves room %s: %s", sid, room.sid, error)
+            self._remove(participant, self._clock(), notify=p.Error(code=error.code, message=error.message))
 
     # --- lookup -------------------------------------------------------------------------
 

@@ -48,6 +48,12 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from core import protocol as p
 from core.dominant_speaker import DominantSpeakerDetector
+from core.errors import (
+    MediaNoSupportedCodecError,
+    MediaServerLocalDescFailedError,
+    MediaServerRemoteDescFailedError,
+    TwilioError,
+)
 from core.media import loopback, rtp_hooks
 from core.media.peers import start_pending_media
 from core.network_quality_score import NEEDED_BPS, DirectionQuality, StreamMeter, direction_quality, participant_quality
@@ -77,6 +83,9 @@ class RoomView(Protocol):
 
     def subscriptions_of(self, sid: str) -> list[tuple[str, str, str]]:
         """(publisher sid, track id, kind) of every track ``sid`` is subscribed to."""
+
+    def video_codecs(self) -> list[str]:
+        """The room's allowed video codecs (``VideoCodecs``), e.g. ``["VP8", "H264"]``."""
 
 
 # --- per-participant state ----------------------------------------------------------------
@@ -178,9 +187,11 @@ class Forwarder(MediaBackend):
 
     def __init__(self, view: RoomView, send: Send, *,
                  configuration: Callable[[], Any] | None = None,
+                 fail: Callable[[str, TwilioError], None] = lambda sid, error: None,
                  decision_interval: float = 0.1, quality_interval: float = 1.0) -> None:
         self._view = view
         self._send_entries = send
+        self._fail = fail  # ends a participant's session with a 534xx error
         self._configuration = configuration or _server_configuration
         self.decision_interval = decision_interval
         self.quality_interval = quality_interval
@@ -357,17 +368,30 @@ class Forwarder(MediaBackend):
                 session.pc = self._new_pc()
                 self._wire_publish(peer, session.pc)
             pc = session.pc
-            try:
-                sdp = offer.sdp or ""
-                if not sdp.startswith("v=0"):
-                    raise ValueError("not a session description")
-                await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
-                await pc.setLocalDescription(await pc.createAnswer())
-            except Exception as exc:  # aiortc raises several types for a bad SDP
-                log.info("%s: cannot answer publish offer: %s", peer.sid, exc)
+            error: TwilioError | None = None
+            sdp = offer.sdp or ""
+            if not _codecs_allowed(sdp, self._view.video_codecs()):
+                error = MediaNoSupportedCodecError()
+            else:
+                try:
+                    if not sdp.startswith("v=0"):
+                        raise ValueError("not a session description")
+                    sdp = _restrict_video_codecs(sdp, self._view.video_codecs())
+                    await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+                except Exception as exc:  # aiortc raises several types for a bad SDP
+                    log.info("%s: cannot apply publish offer: %s", peer.sid, exc)
+                    error = MediaServerRemoteDescFailedError()
+            if error is None:
+                try:
+                    await pc.setLocalDescription(await pc.createAnswer())
+                except Exception as exc:
+                    log.info("%s: cannot answer publish offer: %s", peer.sid, exc)
+                    error = MediaServerLocalDescFailedError()
+            if error is not None:
                 self._send(peer.sid, [_close(session.id, offer.revision + 1)])
                 session.pc = None
                 await pc.close()
+                self._fail(peer.sid, error)
                 return
             session.revision = offer.revision
             session.last = p.Description(type="answer", revision=offer.revision, sdp=pc.localDescription.sdp)
@@ -752,6 +776,56 @@ def _send_json(channel: RTCDataChannel, message: dict[str, Any]) -> None:
             channel.send(json.dumps(message))
         except Exception as exc:  # a channel closing under us
             log.debug("MSP send failed: %s", exc)
+
+
+def _codecs_allowed(sdp: str, allowed: list[str]) -> bool:
+    """Every sending video section of ``sdp`` offers at least one of the room's codecs."""
+    wanted = {c.lower() for c in allowed}
+    for section in sdp.replace("\r\n", "\n").split("\nm=")[1:]:
+        lines = section.split("\n")
+        if not lines[0].startswith("video") or lines[0].split()[1:2] == ["0"]:
+            continue
+        if any(line in ("a=recvonly", "a=inactive") for line in lines):
+            continue
+        names = {line.split()[1].split("/")[0].lower() for line in lines if line.startswith("a=rtpmap:")}
+        if not names & wanted:
+            return False
+    return True
+
+
+def _restrict_video_codecs(sdp: str, allowed: list[str]) -> str:
+    """The offer with its video sections cut down to the room's codecs (and their RTX), so the
+    answer — and so what the publisher sends — honours ``VideoCodecs``."""
+    wanted = {c.lower() for c in allowed}
+    head, *sections = sdp.split("\r\nm=")
+    out = [head]
+    for section in sections:
+        lines = section.split("\r\n")
+        words = lines[0].split()
+        if words[0] != "video":
+            out.append(section)
+            continue
+        names = {ln.split()[0][len("a=rtpmap:"):]: ln.split()[1].split("/")[0].lower()
+                 for ln in lines if ln.startswith("a=rtpmap:")}
+        keep = {pt for pt, name in names.items() if name in wanted}
+        for ln in lines:  # RTX of a kept codec
+            if ln.startswith("a=fmtp:") and "apt=" in ln:
+                pt, apt = ln.split()[0][len("a=fmtp:"):], ln.split("apt=")[1].split(";")[0]
+                if names.get(pt) == "rtx" and apt in keep:
+                    keep.add(pt)
+        if not keep:
+            out.append(section)
+            continue
+
+        def dropped(ln: str) -> bool:
+            for prefix in ("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"):
+                if ln.startswith(prefix):
+                    return ln[len(prefix):].split()[0] not in keep
+            return False
+
+        first = " ".join(words[:3] + [pt for pt in words[3:] if pt in keep])
+        out.append("\r\n".join([first] + [ln for ln in lines[1:] if not dropped(ln)]))
+    return "\r\nm=".join(out)
 
 
 def _codec_preferences(inbound: _Inbound) -> list[Any]:
