@@ -8,7 +8,6 @@ offers/answers out through signaling, remote tracks and data channels in as medi
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 from collections.abc import Sequence
@@ -43,13 +42,7 @@ SDK_VERSION = "0.1.0"
 
 
 def is_loopback_url(url: str) -> bool:
-    host = urlparse(url if "://" in url else "ws://" + url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return loopback.is_loopback_host(urlparse(url if "://" in url else "ws://" + url).hostname or "")
 
 
 class _TransportAdapter:

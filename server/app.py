@@ -9,7 +9,6 @@ Used by the CLI, by the tests in-process, and by the desktop demo::
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+
+from core.media.loopback import is_loopback_host
 
 from .callbacks import StatusCallbacks
 from .config import ServerConfig
@@ -86,15 +87,6 @@ async def dev_media(request: web.Request) -> web.Response:
         rooms[room.sid] = {"name": room.unique_name, "type": room.type,
                            "backend": type(room.media).__name__, **(stats() if callable(stats) else {})}
     return web.json_response({"codecs": audit.snapshot(), "rooms": rooms})
-
-
-def _is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class RunningServer:
@@ -167,7 +159,7 @@ async def start_server(host: str = "127.0.0.1", port: int = 7880, data_dir: str 
     from .forwarder import audit
 
     audit.enabled_by_environment()  # CONFAB_CODEC_AUDIT=1: count every codec use (tests)
-    if _is_loopback_host(config.host):
+    if is_loopback_host(config.host):
         loopback.enable_loopback_only()  # the forwarder's own ICE candidates: 127.0.0.1 only
     credentials = load_or_create(config.data_dir, account_sid=config.account_sid,
                                  api_key_sid=config.api_key_sid, api_key_secret=config.api_key_secret)

@@ -20,6 +20,7 @@ It must be enabled before the peer connection gathers candidates, i.e. before
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -122,3 +123,13 @@ def rtc_configuration(
         for server in (ice_servers or [])
     ]
     return RTCConfiguration(iceServers=servers)
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or an address in 127.0.0.0/8 or ``::1``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

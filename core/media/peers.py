@@ -25,6 +25,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .. import protocol as p
 from ..errors import MediaClientLocalDescFailedError, MediaClientRemoteDescFailedError, TwilioError
+from ..tasks import TaskSet
 from .local import LocalSource
 from .rtp_hooks import install as _install_rtp_hooks
 
@@ -166,7 +167,7 @@ class MeshMedia:
         self._media: dict[str, _LocalMedia] = {}
         self._data: dict[str, _LocalData] = {}
         self._sessions: dict[str, _Session] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet("media", log, expected=(MediaStreamError,))
         self._closed = False
 
     # --- local tracks --------------------------------------------------------------------
@@ -407,23 +408,10 @@ class MeshMedia:
         self._closed = True
         for session in list(self._sessions.values()):
             await self._close_session(session)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            if not isinstance(exc, MediaStreamError):
-                log.error("media task failed", exc_info=exc)
+        return self._tasks.spawn(coro)
 
 
 def start_pending_media(pc: RTCPeerConnection) -> None:

@@ -57,6 +57,7 @@ from core.errors import (
 from core.media import loopback, rtp_hooks
 from core.media.peers import start_pending_media
 from core.network_quality_score import NEEDED_BPS, DirectionQuality, StreamMeter, direction_quality, participant_quality
+from core.tasks import TaskSet
 
 from ..mesh import MAX_CLOSE_REPLIES, MAX_PC_ID, MediaBackend, Outbox
 from .passthrough import ForwardTrack, is_keyframe, media_ssrc, pass_through_receiver, pass_through_sender
@@ -196,7 +197,7 @@ class Forwarder(MediaBackend):
         self.decision_interval = decision_interval
         self.quality_interval = quality_interval
         self._peers: dict[str, _Peer] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet("forwarder", log, expected=(ConnectionError,))
         self._refresh_handle: asyncio.Handle | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._closed = False
@@ -307,7 +308,7 @@ class Forwarder(MediaBackend):
     # --- introspection (tests, /dev/media) --------------------------------------------
 
     def tasks(self) -> list[asyncio.Task[Any]]:
-        running = [t for t in self._tasks if not t.done()]
+        running = self._tasks.running()
         if self._ticker is not None and not self._ticker.done():
             running.append(self._ticker)
         return running
@@ -335,17 +336,7 @@ class Forwarder(MediaBackend):
             self._send_entries(sid, entries)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            if not isinstance(exc, ConnectionError):
-                log.error("forwarder task failed", exc_info=exc)
+        return self._tasks.spawn(coro)
 
     def _new_pc(self) -> RTCPeerConnection:
         pc = RTCPeerConnection(self._configuration())
