@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from core import LocalAudioTrack, LocalVideoTrack
+from core.media.sources import SyntheticAudioSource, SyntheticVideoSource
 from core.media.stamp import read_stamp
 
 
@@ -59,3 +61,25 @@ class EventLog:
 
     def of(self, event: str) -> list[tuple[Any, ...]]:
         return [args for name, args in self.items if name == event]
+
+
+def camera(label: str, width: int = 320, height: int = 240, fps: float = 15) -> LocalVideoTrack:
+    return LocalVideoTrack(SyntheticVideoSource(width, height, fps, label=label), name="camera")
+
+
+def microphone(label: str, kind: str = "tone", **kwargs: Any) -> LocalAudioTrack:
+    return LocalAudioTrack(SyntheticAudioSource(kind, label=label, **kwargs), name="microphone")
+
+
+def remote_of(room: Any, identity: str) -> Any:
+    return next((p for p in room.participants.values() if p.identity == identity), None)
+
+
+def subscribed(room: Any, identity: str, kind: str) -> Any:
+    participant = remote_of(room, identity)
+    if participant is None:
+        return None
+    for pub in participant.tracks.values():
+        if pub.kind == kind and pub.is_subscribed:
+            return pub.track
+    return None

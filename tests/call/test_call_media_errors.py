@@ -5,11 +5,10 @@ from __future__ import annotations
 import aiortc
 import pytest
 
-from callutil import EventLog, until
+from callutil import EventLog, camera, remote_of, until
 from core import MediaClientLocalDescFailedError, MediaClientRemoteDescFailedError, connect
 from core import protocol as p
 from core.signaling_transport import SignalingTransport
-from test_call_p2p import camera, remote_of
 
 pytestmark = pytest.mark.media
 

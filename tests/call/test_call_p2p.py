@@ -7,43 +7,18 @@ import time
 
 import pytest
 
-from callutil import EventLog, FrameLog, until
+from callutil import EventLog, FrameLog, camera, microphone, remote_of, subscribed, until
 from core import (
     AccessToken,
     AccessTokenSignatureInvalidError,
-    LocalAudioTrack,
     LocalDataTrack,
-    LocalVideoTrack,
     RemoteAudioTrack,
     RemoteDataTrack,
     RemoteVideoTrack,
     connect,
 )
-from core.media.sources import SyntheticAudioSource, SyntheticVideoSource
 
 pytestmark = pytest.mark.media
-
-
-def camera(label: str, width: int = 320, height: int = 240, fps: float = 15) -> LocalVideoTrack:
-    return LocalVideoTrack(SyntheticVideoSource(width, height, fps, label=label), name="camera")
-
-
-def microphone(label: str, **kwargs) -> LocalAudioTrack:  # type: ignore[no-untyped-def]
-    return LocalAudioTrack(SyntheticAudioSource("tone", label=label, **kwargs), name="microphone")
-
-
-def remote_of(room, identity):  # type: ignore[no-untyped-def]
-    return next((p for p in room.participants.values() if p.identity == identity), None)
-
-
-def subscribed(room, identity, kind):  # type: ignore[no-untyped-def]
-    participant = remote_of(room, identity)
-    if participant is None:
-        return None
-    for pub in participant.tracks.values():
-        if pub.kind == kind and pub.is_subscribed:
-            return pub.track
-    return None
 
 
 async def test_two_participants_exchange_video_audio_and_data(join) -> None:  # type: ignore[no-untyped-def]
