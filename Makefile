@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EXTRAS ?= ui,test
 
-.PHONY: demo test bench clean venv
+.PHONY: demo test bench package clean venv
 
 venv: $(STAMP)
 
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+
+package: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS),packaging]'
+	$(PY) -m PyInstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/confab.spec
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
