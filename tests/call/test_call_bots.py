@@ -50,8 +50,9 @@ def events(proc: subprocess.Popen) -> list[dict]:
 
 
 def test_two_bots_receive_each_other_at_the_published_size_and_rate(server_url: str) -> None:
-    first = run_bot(server_url, "bot-a", 9)
-    second = run_bot(server_url, "bot-b", 8)
+    # Generous durations: on a loaded 2-core CI box a bot process takes seconds to start.
+    first = run_bot(server_url, "bot-a", 12)
+    second = run_bot(server_url, "bot-b", 11)
     logs = {"bot-a": events(first), "bot-b": events(second)}
     for me, other in (("bot-a", "bot-b"), ("bot-b", "bot-a")):
         log = logs[me]

@@ -66,8 +66,9 @@ def events(proc: subprocess.Popen) -> list[dict]:
 
 def test_three_bots_through_a_forwarder_that_never_transcodes(audited_server: str) -> None:
     url = audited_server
-    procs = {name: run_bot(url, name, 10 - i * 0.5) for i, name in enumerate(BOTS)}
-    time.sleep(7.0)
+    # Generous durations: on a loaded 2-core CI box three bot processes take seconds to start.
+    procs = {name: run_bot(url, name, 14 - i * 0.5) for i, name in enumerate(BOTS)}
+    time.sleep(10.0)
     during = media_state(url)
     logs = {name: events(proc) for name, proc in procs.items()}
     after = media_state(url)
