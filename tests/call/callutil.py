@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from core import LocalAudioTrack, LocalVideoTrack
+from core import LocalAudioTrack, LocalVideoTrack, Room, connect
 from core.media.sources import SyntheticAudioSource, SyntheticVideoSource
 from core.media.stamp import read_stamp
 
@@ -83,3 +84,26 @@ def subscribed(room: Any, identity: str, kind: str) -> Any:
         if pub.kind == kind and pub.is_subscribed:
             return pub.track
     return None
+
+
+JoinFn = Callable[..., Awaitable[Room]]
+
+
+@contextlib.asynccontextmanager
+async def joiner(server: Any, default_room: str) -> AsyncIterator[JoinFn]:
+    """``await join("alice", tracks=[...], room="r")``: connected Rooms, all disconnected at the end."""
+    rooms: list[Room] = []
+
+    async def join(identity: str, *, room: str = default_room, tracks: list[Any] | None = None,
+                   **options: Any) -> Room:
+        joined = await connect(server.token(identity, room), url=server.url, name=room,
+                               tracks=tracks if tracks is not None else [], **options)
+        rooms.append(joined)
+        return joined
+
+    try:
+        yield join
+    finally:
+        for joined in rooms:
+            joined.disconnect()
+        await asyncio.sleep(0.3)  # let bye and peer-connection teardown finish

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from core import Room, connect
+from callutil import JoinFn, joiner
 from core.media import loopback
 from server.app import RunningServer, start_server
 
@@ -27,21 +26,8 @@ async def server(tmp_path: Any) -> AsyncIterator[RunningServer]:
     await running.close()
 
 
-JoinFn = Callable[..., Awaitable[Room]]
-
-
 @pytest.fixture
 async def join(server: RunningServer) -> AsyncIterator[JoinFn]:
-    """``await join("alice", tracks=[...], room="r")``: a connected Room, disconnected at the end."""
-    rooms: list[Room] = []
-
-    async def _join(identity: str, *, room: str = "call", tracks: list[Any] | None = None, **options: Any) -> Room:
-        joined = await connect(server.token(identity, room), url=server.url, name=room,
-                               tracks=tracks if tracks is not None else [], **options)
-        rooms.append(joined)
-        return joined
-
-    yield _join
-    for joined in rooms:
-        joined.disconnect()
-    await asyncio.sleep(0.2)  # let bye and peer-connection teardown finish
+    """``await join("alice", tracks=[...], room="call")``: a connected Room, disconnected at the end."""
+    async with joiner(server, "call") as join_room:
+        yield join_room

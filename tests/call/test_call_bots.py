@@ -2,57 +2,26 @@
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.media
+from botprocs import FPS, HEIGHT, WIDTH, events, run_bot, server_process
 
-BIN = Path(sys.executable).parent
-FPS = 15
-WIDTH, HEIGHT = 320, 240
+pytestmark = pytest.mark.media
 
 
 @pytest.fixture
 def server_url(tmp_path: Path):  # type: ignore[no-untyped-def]
-    proc = subprocess.Popen(
-        [str(BIN / "confab-server"), "--port", "0", "--dev", "--data-dir", str(tmp_path / "data"),
-         "--default-room-type", "peer-to-peer"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("confab-server listening on "), line
-    yield line.split()[-1]
-    proc.terminate()
-    _, stderr = proc.communicate(timeout=10)
-    assert "Traceback" not in stderr, stderr
-
-
-def run_bot(url: str, identity: str, duration: float) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [str(BIN / "confab-bot"), "--url", url, "--room", "bots", "--identity", identity,
-         "--duration", str(duration), "--width", str(WIDTH), "--height", str(HEIGHT), "--fps", str(FPS),
-         "--audio-kind", "tone"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-
-
-def events(proc: subprocess.Popen) -> list[dict]:
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err, err
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
+    with server_process(tmp_path / "data", "--default-room-type", "peer-to-peer") as url:
+        yield url
 
 
 def test_two_bots_receive_each_other_at_the_published_size_and_rate(server_url: str) -> None:
     # Generous durations: on a loaded 2-core CI box a bot process takes seconds to start.
-    first = run_bot(server_url, "bot-a", 12)
-    second = run_bot(server_url, "bot-b", 11)
+    first = run_bot(server_url, "bots", "bot-a", 12)
+    second = run_bot(server_url, "bots", "bot-b", 11)
     logs = {"bot-a": events(first), "bot-b": events(second)}
     for me, other in (("bot-a", "bot-b"), ("bot-b", "bot-a")):
         log = logs[me]

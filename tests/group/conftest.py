@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core import Room, connect
 from core.media import loopback
 from server.app import RunningServer, start_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "call"))  # callutil
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "call"))  # callutil, botprocs
+
+from callutil import JoinFn, joiner  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -30,21 +30,9 @@ async def server(tmp_path: Any) -> AsyncIterator[RunningServer]:
     await running.close()
 
 
-JoinFn = Callable[..., Awaitable[Room]]
-
-
 @pytest.fixture
 async def join(server: RunningServer) -> AsyncIterator[JoinFn]:
-    """``await join("alice", tracks=[...], room="r")``: a connected Room, disconnected at the end."""
-    rooms: list[Room] = []
+    """``await join("alice", tracks=[...], room="group")``: a connected Room, disconnected at the end."""
+    async with joiner(server, "group") as join_room:
+        yield join_room
 
-    async def _join(identity: str, *, room: str = "group", tracks: list[Any] | None = None, **options: Any) -> Room:
-        joined = await connect(server.token(identity, room), url=server.url, name=room,
-                               tracks=tracks if tracks is not None else [], **options)
-        rooms.append(joined)
-        return joined
-
-    yield _join
-    for joined in rooms:
-        joined.disconnect()
-    await asyncio.sleep(0.3)  # let bye and peer-connection teardown finish

@@ -9,38 +9,24 @@ audio, while the server's counts stay at zero for video and audio alike.
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from botprocs import FPS, HEIGHT, WIDTH, events, run_bot, server_process
+
 pytestmark = pytest.mark.media
 
-BIN = Path(sys.executable).parent
-FPS = 15
-WIDTH, HEIGHT = 320, 240
 BOTS = ("bot-a", "bot-b", "bot-c")
 
 
 @pytest.fixture
 def audited_server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CONFAB_CODEC_AUDIT": "1"}
-    proc = subprocess.Popen(
-        [str(BIN / "confab-server"), "--port", "0", "--dev", "--data-dir", str(tmp_path / "data"),
-         "--default-room-type", "group"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("confab-server listening on "), line
-    yield line.split()[-1]
-    proc.terminate()
-    _, stderr = proc.communicate(timeout=10)
-    assert "Traceback" not in stderr, stderr
+    with server_process(tmp_path / "data", "--default-room-type", "group", env={"CONFAB_CODEC_AUDIT": "1"}) as url:
+        yield url
 
 
 def media_state(url: str) -> dict:
@@ -48,26 +34,10 @@ def media_state(url: str) -> dict:
         return json.loads(resp.read())
 
 
-def run_bot(url: str, identity: str, duration: float) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [str(BIN / "confab-bot"), "--url", url, "--room", "bots", "--identity", identity,
-         "--duration", str(duration), "--width", str(WIDTH), "--height", str(HEIGHT), "--fps", str(FPS),
-         "--audio-kind", "tone"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-
-
-def events(proc: subprocess.Popen) -> list[dict]:
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err, err
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
 def test_three_bots_through_a_forwarder_that_never_transcodes(audited_server: str) -> None:
     url = audited_server
     # Generous durations: on a loaded 2-core CI box three bot processes take seconds to start.
-    procs = {name: run_bot(url, name, 14 - i * 0.5) for i, name in enumerate(BOTS)}
+    procs = {name: run_bot(url, "bots", name, 14 - i * 0.5) for i, name in enumerate(BOTS)}
     time.sleep(10.0)
     during = media_state(url)
     logs = {name: events(proc) for name, proc in procs.items()}
