@@ -74,8 +74,9 @@ async def test_video_and_audio_through_a_pair(size: tuple[int, int], codec: str)
     assert len(read) >= 0.93 * len(stamps)
     assert all(b > a for a, b in zip(read, read[1:]))
     assert all(b.timestamp_ms > a.timestamp_ms for a, b in zip(good, good[1:]))
-    gaps = sum(b - a - 1 for a, b in zip(read, read[1:]))
-    assert gaps <= 0.05 * len(read), gaps
+    # Frames never delivered at all (an unreadable stamp is a delivered frame, not a gap).
+    missing = (read[-1] - read[0] + 1) - len(stamps)
+    assert missing <= 0.05 * len(stamps), (missing, len(stamps))
     # Received frame rate >= 90 % of the published rate, over the last 2+ seconds.
     window = [t for t in arrivals if t >= arrivals[0] + 1.0]
     received_fps = (len(window) - 1) / (window[-1] - window[0])
