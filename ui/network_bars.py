@@ -7,8 +7,10 @@ QLabel's C++ drawPixmap, so a tile repainted at 30 fps pays almost nothing for t
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPixmap, QResizeEvent
+from PySide6.QtGui import QColor, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+from ui.canvas import transparent_canvas
 
 __all__ = ["BAR_COUNT", "NetworkQualityBars", "level_color", "render_bars"]
 
@@ -31,12 +33,7 @@ def level_color(level: int) -> QColor:
 
 def render_bars(level: int, width: int, height: int, dpr: float = 1.0) -> QPixmap:
     """Five rising bars, ``level`` filled in the level's colour, on transparency."""
-    pixmap = QPixmap(max(1, round(width * dpr)), max(1, round(height * dpr)))
-    pixmap.setDevicePixelRatio(dpr)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
+    pixmap, painter = transparent_canvas(width, height, dpr)
     gap = max(1.0, width / (BAR_COUNT * 4))
     bar_w = (width - gap * (BAR_COUNT - 1)) / BAR_COUNT
     fill = level_color(level)

@@ -39,6 +39,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from core.media.convert import fit_size, to_rgb
+from ui.canvas import transparent_canvas
 from ui.network_bars import NetworkQualityBars
 from ui.resources import icon_pixmap
 
@@ -72,12 +73,7 @@ def _badge_font(base: QFont) -> QFont:
 def render_badge(text: str, font: QFont, dpr: float = 1.0, height: int = _MARK) -> QPixmap:
     """``text`` on a translucent dark rounded rectangle (the name and "You" labels)."""
     width = QFontMetrics(font).horizontalAdvance(text) + 2 * _BADGE_PAD
-    pixmap = QPixmap(max(1, round(width * dpr)), max(1, round(height * dpr)))
-    pixmap.setDevicePixelRatio(dpr)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
+    pixmap, painter = transparent_canvas(width, height, dpr)
     painter.setBrush(_BADGE_BG)
     painter.drawRoundedRect(QRectF(0, 0, width, height), 4, 4)
     painter.setPen(_BADGE_FG)
@@ -90,12 +86,7 @@ def render_badge(text: str, font: QFont, dpr: float = 1.0, height: int = _MARK) 
 @lru_cache(maxsize=16)
 def render_mark(icon_name: str, dpr: float = 1.0) -> QPixmap:
     """An icon on a translucent dark disc (the muted-mic and paused-camera marks)."""
-    pixmap = QPixmap(round(_MARK * dpr), round(_MARK * dpr))
-    pixmap.setDevicePixelRatio(dpr)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
+    pixmap, painter = transparent_canvas(_MARK, _MARK, dpr)
     painter.setBrush(_BADGE_BG)
     painter.drawEllipse(QRectF(0, 0, _MARK, _MARK))
     painter.drawPixmap(QPointF(4, 4), icon_pixmap(icon_name, 16, dpr))
