@@ -1,18 +1,20 @@
 """JoinScreen: where to connect, as whom, with which devices; emits a JoinRequest.
 
 Pasting an invite link into the token field fills server and room and keeps only
-the token there (see :mod:`ui.invite`); a bare token pre-fills an empty room and
-name from its (unverified) grants. Device lists come from the caller as
+the token there (see :mod:`ui.invite`); a token's (unverified) grants replace the
+room and name fields, remembered or not: the token decides both. Device lists come from the caller as
 ``(id, name)`` pairs (the SDK's ``core.media`` lists, synthetic entries first).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -26,10 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.identity import display_name
 from ui.invite import InviteError, looks_like_token, parse_invite, token_hints
+from ui.messages import describe
 from ui.tile import ParticipantTile
 
-__all__ = ["DEFAULT_SERVER", "Device", "JoinRequest", "JoinScreen"]
+__all__ = ["DEFAULT_SERVER", "Device", "JoinRequest", "JoinScreen", "normalize_server"]
 
 DEFAULT_SERVER = "http://127.0.0.1:7880"
 Device = tuple[str, str]  # (id, human-readable name)
@@ -47,20 +51,31 @@ class JoinRequest:
     speaker_id: str | None
 
 
-def format_error(code: int | None, message: str) -> str:
-    """ "Error 20107: Invalid Access Token signature", or just the message without a code."""
-    return f"Error {code}: {message}" if code is not None else message
+def normalize_server(text: str) -> str:
+    """A server as typed or saved (``127.0.0.1:7880``, ``ws://h:1/``) as the form wants it:
+    an http(s) base URL without a trailing slash; text that is no address is returned trimmed."""
+    text = text.strip().rstrip("/")
+    if "://" not in text and re.fullmatch(r"[\w.\-]+(:\d+)?|\[[0-9a-fA-F:.]+\](:\d+)?", text):
+        text = "http://" + text  # a bare host[:port], as typed or as saved by an old version
+    for ws, http in (("wss://", "https://"), ("ws://", "http://")):
+        if text.startswith(ws):
+            text = http + text[len(ws):]
+    if text.endswith("/signaling"):
+        text = text[: -len("/signaling")]
+    return text
 
 
 class JoinScreen(QWidget):
     """objectNames: ``join-screen``, ``server-input``, ``room-input``, ``name-input``,
     ``token-input``, ``camera-picker``, ``mic-picker``, ``speaker-picker``,
-    ``camera-preview``, ``mic-meter``, ``join-button``, ``join-error``."""
+    ``camera-preview``, ``mic-meter``, ``join-button``, ``cancel-button`` (while connecting),
+    ``join-error`` (the human message) and ``join-error-detail`` (its code, in small print)."""
 
     join_requested = Signal(object)  # JoinRequest
     camera_changed = Signal(str)  # device id, on user choice (to switch the preview)
     mic_changed = Signal(str)
     speaker_changed = Signal(str)
+    cancel_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,6 +101,13 @@ class JoinScreen(QWidget):
         self.join_button.setObjectName("join-button")
         self.join_button.setDefault(True)
         self.join_button.clicked.connect(self.request_join)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setObjectName("cancel-button")
+        self.cancel_button.setToolTip("Stop connecting (Esc)")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.cancel_button.hide()
+        cancel_key = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        cancel_key.activated.connect(lambda: self._busy and self.cancel_requested.emit())
         for line in (self.server_input, self.room_input, self.name_input, self.token_input):
             line.returnPressed.connect(self.request_join)
 
@@ -94,6 +116,11 @@ class JoinScreen(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.hide()
+        self.error_detail = QLabel(self)
+        self.error_detail.setObjectName("join-error-detail")
+        self.error_detail.setWordWrap(True)
+        self.error_detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_detail.hide()
 
         self.preview = ParticipantTile("preview", "You", mirrored=True, parent=self)
         self.preview.setObjectName("camera-preview")
@@ -120,7 +147,11 @@ class JoinScreen(QWidget):
         left.addWidget(title)
         left.addLayout(form)
         left.addWidget(self.error_label)
-        left.addWidget(self.join_button)
+        left.addWidget(self.error_detail)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.join_button, 1)
+        buttons.addWidget(self.cancel_button)
+        left.addLayout(buttons)
         left.addStretch(1)
 
         right = QVBoxLayout()
@@ -191,24 +222,36 @@ class JoinScreen(QWidget):
         for combo in (self.camera_picker, self.mic_picker, self.speaker_picker):
             combo.setEnabled(not self._busy and combo.count() > 0)
         self.join_button.setText("Connecting…" if self._busy else "Join")
+        self.cancel_button.setVisible(self._busy)
         if self._busy:
             self.clear_error()
 
-    def show_error(self, code: int | None, message: str) -> None:
-        self.error_label.setText(format_error(code, message))
+    def show_error(self, code: int | None, message: str, *, server: str | None = None) -> None:
+        """The human message for ``code``/``message`` (:mod:`ui.messages`), the code in small print."""
+        shown = describe(code, message, server=server or normalize_server(self.server_input.text()))
+        self.error_label.setText(shown.text)
         self.error_label.show()
+        self.error_detail.setText(shown.detail)
+        self.error_detail.setVisible(bool(shown.detail))
 
     def clear_error(self) -> None:
-        self.error_label.clear()
-        self.error_label.hide()
+        for label in (self.error_label, self.error_detail):
+            label.clear()
+            label.hide()
 
     @property
     def error_text(self) -> str:
         return self.error_label.text() if not self.error_label.isHidden() else ""
 
+    @property
+    def error_detail_text(self) -> str:
+        return self.error_detail.text() if not self.error_detail.isHidden() else ""
+
     def set_values(self, *, server: str | None = None, room: str | None = None,
                    name: str | None = None, token: str | None = None) -> None:
         """Pre-fill fields (saved settings, command line); None leaves a field as is."""
+        if server is not None:
+            server = normalize_server(server)
         for line, value in ((self.server_input, server), (self.room_input, room),
                             (self.name_input, name), (self.token_input, token)):
             if value is not None:
@@ -227,7 +270,7 @@ class JoinScreen(QWidget):
 
     def request(self) -> JoinRequest:
         """The form as a JoinRequest; raises ValueError with a user-facing message."""
-        server = self.server_input.text().strip().rstrip("/")
+        server = normalize_server(self.server_input.text())
         parts = urlsplit(server)
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
             raise ValueError("Enter the server as http://host:port")
@@ -240,7 +283,9 @@ class JoinScreen(QWidget):
             except InviteError as exc:
                 raise ValueError(f"Invite link or token not understood: {exc}") from None
             token = invite.token
-            room = room or invite.room
+            # What the link or token says wins over a remembered room (else 20106).
+            hints = token_hints(token) if token else None
+            room = (hints.room if hints else None) or invite.room or room
             if invite.server:
                 server = invite.server
         name = self.name_input.text().strip() or None
@@ -312,10 +357,11 @@ class JoinScreen(QWidget):
         hints = token_hints(token)
         if hints is None:
             return
-        if hints.room and not self.room_input.text().strip():
+        # The token decides the room and who you are: it replaces remembered values.
+        if hints.room:
             self.room_input.setText(hints.room)
-        if hints.identity and not self.name_input.text().strip():
-            self.name_input.setText(hints.identity)
+        if hints.identity:
+            self.name_input.setText(display_name(hints.identity))
 
     def _on_name_changed(self, text: str) -> None:
         self.preview.set_name(text.strip() or "You")

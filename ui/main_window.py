@@ -9,17 +9,19 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QStackedWidget, QWidget
 
+from ui.ended import EndedScreen
 from ui.join import JoinScreen
 from ui.resources import load_stylesheet
 from ui.room_view import RoomView
 
 __all__ = ["MainWindow"]
 
-Screen = Literal["join", "room"]
+Screen = Literal["join", "room", "ended"]
 
 
 class MainWindow(QMainWindow):
-    """objectNames: ``main-window``, ``screens`` (the stack), ``join-screen``, ``room-view``.
+    """objectNames: ``main-window``, ``screens`` (the stack), ``join-screen``, ``room-view``,
+    ``ended-screen`` (after a call: left, ended or lost, with Rejoin).
 
     ``closing`` fires from ``closeEvent`` so the app can leave the room before exit.
     """
@@ -35,15 +37,20 @@ class MainWindow(QMainWindow):
             self.setStyleSheet(load_stylesheet())
         self.join_screen = JoinScreen()
         self.room_view = RoomView()
+        self.ended_screen = EndedScreen()
         self.stack = QStackedWidget(self)
         self.stack.setObjectName("screens")
         self.stack.addWidget(self.join_screen)
         self.stack.addWidget(self.room_view)
+        self.stack.addWidget(self.ended_screen)
         self.setCentralWidget(self.stack)
 
     @property
     def current_screen(self) -> Screen:
-        return "room" if self.stack.currentWidget() is self.room_view else "join"
+        current = self.stack.currentWidget()
+        if current is self.room_view:
+            return "room"
+        return "ended" if current is self.ended_screen else "join"
 
     def show_join(self) -> None:
         self.join_screen.set_busy(False)
@@ -55,6 +62,13 @@ class MainWindow(QMainWindow):
             self.room_view.set_room_name(room_name)
             self.setWindowTitle(f"{room_name} – Confab")
         self.stack.setCurrentWidget(self.room_view)
+
+    def show_ended(self, code: int, message: str, *, room: str | None = None,
+                   server: str | None = None) -> None:
+        self.ended_screen.show_ended(code, message, room=room, server=server)
+        self.stack.setCurrentWidget(self.ended_screen)
+        self.setWindowTitle("Confab")
+        self.ended_screen.rejoin_button.setFocus()
 
     def save_screenshot(self, path: str | Path) -> bool:
         """Grab the window's widgets (works offscreen) and save as an image (PNG by suffix)."""

@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
 from ui.chat import ChatPanel
 from ui.controls import ControlBar
 from ui.grid import LayoutMode, TileGrid
-from ui.join import format_error
+from ui.identity import display_name
+from ui.messages import describe
 from ui.participants_panel import ParticipantsPanel
 from ui.stats_overlay import StatsOverlay, StatsRow
 from ui.tile import ParticipantTile
@@ -136,11 +137,13 @@ class RoomView(QWidget):
 
     def add_participant(self, sid: str, identity: str, name: str | None = None,
                         local: bool = False) -> ParticipantTile:
-        """Add a tile (and a participants-panel row); returns the tile. Idempotent per sid."""
+        """Add a tile (and a participants-panel row); returns the tile. Idempotent per sid.
+
+        Without ``name`` the tile shows :func:`ui.identity.display_name` of ``identity``."""
         existing = self._tiles.get(sid)
         if existing is not None:
             return existing
-        tile = ParticipantTile(identity, name, local=local)
+        tile = ParticipantTile(identity, name or display_name(identity), local=local)
         self._tiles[sid] = tile
         if local:
             self._local_sid = sid
@@ -229,7 +232,11 @@ class RoomView(QWidget):
         self.reconnecting_banner.setVisible(bool(reconnecting))
 
     def show_error(self, code: int | None, message: str) -> None:
-        self.error_banner.setText(format_error(code, message))
+        """The human message (:mod:`ui.messages`); the code and raw message in its tooltip and
+        in small print after it."""
+        shown = describe(code, message)
+        self.error_banner.setText(f"{shown.text}  ·  {shown.detail}" if shown.detail else shown.text)
+        self.error_banner.setToolTip(shown.detail)
         self.error_banner.show()
 
     def clear_error(self) -> None:

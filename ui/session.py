@@ -3,9 +3,13 @@
 Join screen: device pickers from ``core.media.devices``, a live preview of the chosen camera
 (its local track's sink) and a microphone meter (its ``level``, polled 10×/s). Join: a token
 from the form, or one asked from the server's ``POST /dev/token`` (a ``confab-server --dev``)
-for a room and a name; errors show on the join screen with their code. In the room every
+for a room and a name; errors show on the join screen as human messages with the code in small
+print, and Cancel (or Esc) stops a join that is still connecting. A name typed into the form
+joins as a unique identity (:func:`ui.identity.unique_identity`), so a namesake already in the
+room is never thrown out; every tile shows :func:`ui.identity.display_name` of an identity,
+your own tile included (a token's identity, whatever the Name field says). In the room every
 bridge signal lands on the RoomView and every control goes to the bridge; leaving (or being
-disconnected) returns to the join screen.
+disconnected) shows the ended screen, whose Rejoin joins the same room again.
 
 Everything here needs a running asyncio loop (qasync): call :meth:`Session.start` from a
 coroutine or once the loop runs.
@@ -25,6 +29,7 @@ from core.local_tracks import create_local_audio_track, create_local_video_track
 from core.media import devices
 from core.track import LocalAudioTrack, LocalVideoTrack
 from ui.bridge import SCREEN_TRACK_NAME, RoomBridge, tile_key
+from ui.identity import display_name, unique_identity
 from ui.join import JoinRequest
 from ui.main_window import MainWindow
 
@@ -101,6 +106,9 @@ class Session(QObject):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stats_task: asyncio.Task[None] | None = None
         self._joining = False
+        self._connecting: asyncio.Future[Any] | None = None
+        self._cancelled = False
+        self._last_request: JoinRequest | None = None
         self._started = False
         self._closed = False
 
@@ -113,6 +121,10 @@ class Session(QObject):
         join.camera_changed.connect(self._on_camera_changed)
         join.mic_changed.connect(self._on_mic_changed)
         join.speaker_changed.connect(self._on_speaker_changed)
+        join.cancel_requested.connect(self.cancel_join)
+        ended = window.ended_screen
+        ended.rejoin_requested.connect(self.rejoin)
+        ended.home_requested.connect(window.show_join)
         controls = room.controls
         controls.mic_toggled.connect(self._on_mic_toggled)
         controls.camera_toggled.connect(self._on_camera_toggled)
@@ -168,33 +180,65 @@ class Session(QObject):
             self._mic_id = request.mic_id or self._mic_id
             self._speaker_id = request.speaker_id or self._speaker_id
             self._open_preview()
-            token = request.token
-            if token is None:
-                token = await fetch_dev_token(request.server, request.name or "", request.room)
-            self._stop_meter()
-            bridge = await RoomBridge.join(
-                request.server, token, room_name=request.room, audio_track=self._mic,
-                video_track=self._camera, parent=self,
-                bridge_options={"screen_size": self.screen_size, "screen_fps": self.screen_fps},
-                **self.connect_options)
+            self._cancelled = False
+            self._connecting = asyncio.ensure_future(self._connect(request))
+            bridge = await self._connecting
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self._cancelled or (task is not None and task.cancelling()):
+                raise  # not our Cancel: whoever cancelled this coroutine wants it to stop
+            self._join_failed(None, "")
+            return False
         except TwilioError as err:
-            self._join_failed(err.code, err.message)
+            self._join_failed(err.code, err.message, request.server)
             return False
         except DevTokenError as err:
-            self._join_failed(None, str(err))
+            self._join_failed(None, str(err), request.server)
             return False
         except Exception as err:  # noqa: BLE001 - whatever it was, the user must see it
             log.exception("joining failed")
-            self._join_failed(None, f"Could not join: {err}")
+            self._join_failed(None, f"Could not join: {err}", request.server)
             return False
         finally:
             self._joining = False
+            self._connecting = None
         if self._closed:
             bridge.leave()
             return False
         self._enter_room(bridge, request)
         self.joined.emit(request)
         return True
+
+    async def _connect(self, request: JoinRequest) -> RoomBridge:
+        token = request.token
+        if token is None:
+            # Never the bare name: a namesake in the room would be disconnected (53205).
+            token = await fetch_dev_token(request.server, unique_identity(request.name or ""), request.room)
+        self._stop_meter()
+        return await RoomBridge.join(
+            request.server, token, room_name=request.room, audio_track=self._mic,
+            video_track=self._camera, parent=self,
+            bridge_options={"screen_size": self.screen_size, "screen_fps": self.screen_fps},
+            **self.connect_options)
+
+    @property
+    def connecting(self) -> bool:
+        return self._connecting is not None and not self._connecting.done()
+
+    def cancel_join(self) -> None:
+        """Stop a join that is still connecting: back to a usable join screen, nothing shown."""
+        if self.connecting:
+            assert self._connecting is not None
+            self._cancelled = True
+            self._connecting.cancel()
+
+    def rejoin(self) -> None:
+        """Join the last room again, as the same request (from the ended screen)."""
+        if self._last_request is None:
+            self.window.show_join()
+            return
+        self.window.show_join()
+        self._spawn(self.join(self._last_request))
 
     def leave(self) -> None:
         """Leave the room (the bridge's ``disconnected`` brings back the join screen)."""
@@ -290,10 +334,11 @@ class Session(QObject):
     def _on_join_requested(self, request: JoinRequest) -> None:
         self._spawn(self.join(request))
 
-    def _join_failed(self, code: int | None, message: str) -> None:
+    def _join_failed(self, code: int | None, message: str, server: str | None = None) -> None:
         join = self.window.join_screen
         join.set_busy(False)
-        join.show_error(code, message)
+        if code or message:
+            join.show_error(code, message, server=server)
         if not self._closed:
             self._open_preview()
 
@@ -307,8 +352,9 @@ class Session(QObject):
         view = self.window.room_view
         view.clear()
         self._identities = {}
-        self._display_name = request.name or bridge.local_identity
-        view.add_participant(bridge.local_sid, bridge.local_identity, self._display_name, local=True)
+        self._last_request = request
+        self._display_name = display_name(bridge.local_identity)  # who the others see, too
+        view.add_participant(bridge.local_sid, bridge.local_identity, local=True)
         view.chat.set_input_enabled(bridge.has_chat)
         view.controls.set_screen_sharing(False)
         view.set_stats_visible(False)
@@ -324,7 +370,8 @@ class Session(QObject):
         bridge.video_frame.connect(view.set_frame)
         bridge.dominant_speaker_changed.connect(lambda sid: view.set_dominant_speaker(sid or None))
         bridge.network_quality_changed.connect(view.set_network_quality)
-        bridge.chat_message.connect(lambda sid, identity, text: view.add_chat_message(identity, text))
+        bridge.chat_message.connect(
+            lambda sid, identity, text: view.add_chat_message(display_name(identity), text))
         bridge.mic_muted_changed.connect(lambda muted: view.set_audio_muted(bridge.local_sid, muted))
         bridge.camera_paused_changed.connect(lambda paused: view.set_video_paused(bridge.local_sid, paused))
         bridge.screen_share_changed.connect(self._on_screen_share_changed)
@@ -353,18 +400,21 @@ class Session(QObject):
         view.remove_participant(tile_key(sid, SCREEN_TRACK_NAME))
         view.remove_participant(sid)
 
+    def _name_of(self, sid: str) -> str:
+        return display_name(self._identities.get(sid, sid))
+
     def _on_participant_reconnecting(self, sid: str) -> None:
-        identity = self._identities.get(sid, sid)
-        self.window.room_view.set_participant_name(sid, f"{identity} (reconnecting…)")
+        self.window.room_view.set_participant_name(sid, f"{self._name_of(sid)} (reconnecting…)")
 
     def _on_participant_reconnected(self, sid: str) -> None:
-        self.window.room_view.set_participant_name(sid, self._identities.get(sid, sid))
+        self.window.room_view.set_participant_name(sid, self._name_of(sid))
 
     def _on_track_subscribed(self, psid: str, tsid: str, kind: str, name: str, enabled: bool) -> None:
         view = self.window.room_view
         if kind == "video" and name == SCREEN_TRACK_NAME:
             identity = self._identities.get(psid, psid)
-            tile = view.add_participant(tile_key(psid, name), f"{identity}-screen", f"{identity} (screen)")
+            tile = view.add_participant(tile_key(psid, name), f"{identity}-screen",
+                                        f"{display_name(identity)} (screen)")
             tile.set_mirrored(False)
         self._set_track_state(psid, kind, name, enabled)
 
@@ -401,9 +451,9 @@ class Session(QObject):
         self._stop_stats()
         view = self.window.room_view
         view.clear()
-        self.window.show_join()
-        if code:
-            self.window.join_screen.show_error(code, message)
+        request = self._last_request
+        self.window.show_ended(code, message, room=bridge.room_name if bridge is not None else None,
+                               server=request.server if request is not None else None)
         if bridge is not None:
             bridge.deleteLater()
         self._camera = None  # stopped by the bridge

@@ -43,3 +43,11 @@ def near(color: object, expected: tuple[int, int, int], tol: int = 24) -> bool:
 @pytest.fixture
 def near_color() -> Callable[..., bool]:
     return near
+
+
+@pytest.fixture
+def run_live(qapp, qtbot, tmp_path):  # type: ignore[no-untyped-def]
+    """``run_live(scenario)``: a real server, window and session around ``scenario(live)``."""
+    from uilive import run_live_fixture
+
+    yield from run_live_fixture(qapp, qtbot, tmp_path)

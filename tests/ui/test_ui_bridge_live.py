@@ -1,173 +1,32 @@
 """The app against a REAL in-process room server and real bots (``app.bot.Bot``), offscreen.
 
 Each test starts ``start_server(port=0, dev=True)``, a MainWindow driven by ``ui.session.Session``
-and a bot or two, all on one qasync loop; coroutines are driven with ``loop.run_until_complete``
-and conditions are polled inside the loop (``qtbot.waitUntil`` would not run asyncio tasks).
-Video is tiny (160×120 @ 10 fps) to stay cheap on two cores.
+and a bot or two, all on one qasync loop (the ``run_live`` harness of tests/ui/uilive.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import numpy as np
 import pytest
-import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from app.bot import Bot
-from app.bot import parser as bot_parser
 from core.media.faults import outgoing_loss
 from core.media.sources import SyntheticVideoSource
 from core.token import AccessToken
 from core.track import LocalVideoTrack
-from server.app import RunningServer, start_server
+from server.app import start_server
 from ui.join import JoinRequest
-from ui.main_window import MainWindow
-from ui.session import Session
 from ui.tile import BACKGROUND, ParticipantTile
+from uilive import ROOM, SIZE, Live
 
 pytestmark = [pytest.mark.ui, pytest.mark.media]
-
-ROOM = "standup"
-SIZE = (160, 120)
-FPS = 10
-
-
-class _Discard:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-
-class Live:
-    """One server, one window + session, bots; use inside :func:`run_live`'s coroutine."""
-
-    def __init__(self, server: RunningServer, window: MainWindow, session: Session) -> None:
-        self.server = server
-        self.window = window
-        self.session = session
-        self.bots: list[tuple[Bot, asyncio.Task[int]]] = []
-
-    async def until(self, predicate: Callable[[], Any], timeout: float = 8.0, what: str = "") -> Any:
-        """Poll ``predicate`` on the loop (Qt events and asyncio tasks both run meanwhile)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if loop.time() > deadline:
-                raise AssertionError(f"timed out waiting for {what or predicate}")
-            await asyncio.sleep(0.02)
-
-    async def bot(self, identity: str) -> Bot:
-        args = bot_parser().parse_args([
-            "--url", self.server.url, "--room", ROOM, "--identity", identity,
-            "--width", str(SIZE[0]), "--height", str(SIZE[1]), "--fps", str(FPS),
-            "--report-interval", "3600",
-        ])
-        bot = Bot(args, out=_Discard())
-        task = asyncio.get_running_loop().create_task(bot.run())
-        self.bots.append((bot, task))
-        await self.until(lambda: bot.room is not None or task.done(), what=f"{identity} to connect")
-        assert bot.room is not None, f"{identity} could not join"
-        return bot
-
-    async def remove_bot(self, bot: Bot) -> None:
-        for entry in list(self.bots):
-            if entry[0] is bot:
-                self.bots.remove(entry)
-                await _stop_bot(*entry)
-
-    async def join(self, name: str = "Me") -> bool:
-        request = JoinRequest(server=self.server.url, room=ROOM, name=name, token=None,
-                              camera_id=None, mic_id=None, speaker_id=None)
-        return await self.session.join(request)
-
-    @property
-    def local_sid(self) -> str:
-        assert self.session.bridge is not None
-        return self.session.bridge.local_sid
-
-    def tile_of(self, bot: Bot) -> ParticipantTile | None:
-        assert bot.room is not None
-        return self.window.room_view.tile(bot.room.local_participant.sid)
-
-    def me_as_seen_by(self, bot: Bot) -> Any:
-        assert bot.room is not None
-        return bot.room.participants.get(self.local_sid)
-
-    async def close(self) -> None:
-        await self.session.close()
-        for bot, task in self.bots:
-            await _stop_bot(bot, task)
-        self.bots.clear()
-        await self.server.close()
-
-
-async def _stop_bot(bot: Bot, task: asyncio.Task[int]) -> None:
-    bot.left.set()
-    await asyncio.wait_for(task, 5)
-    for track in (bot.audio, bot.video):
-        if track is not None:
-            track.stop()
-
-
-async def _drain() -> None:
-    """Let closing tasks (peer connections, sources) finish; cancel stragglers."""
-    current = asyncio.current_task()
-    pending: list[asyncio.Task[Any]] = []
-    for _ in range(40):
-        pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
-        if not pending:
-            return
-        await asyncio.wait(pending, timeout=0.05)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-
-
-Scenario = Callable[[Live], Coroutine[Any, Any, None]]
-
-
-@pytest.fixture
-def run_live(qapp: Any, qtbot: Any, tmp_path: Path) -> Iterator[Callable[[Scenario], None]]:
-    """``run_live(scenario)``: server, window, session, scenario and teardown in ONE
-    ``run_until_complete``, so no asyncio task is left for pytest-qt's ``processEvents``
-    between test phases (it would step them while no loop runs)."""
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(960, 600)
-    window.show()
-
-    async def main(scenario: Scenario) -> None:
-        server = await start_server("127.0.0.1", 0, tmp_path / "server", dev=True,
-                                    default_room_type="peer-to-peer")
-        session = Session(window, camera_size=SIZE, camera_fps=FPS, screen_size=(320, 180), screen_fps=5)
-        live = Live(server, window, session)
-        try:
-            session.start()
-            await asyncio.wait_for(scenario(live), 40)
-        finally:
-            await asyncio.wait_for(live.close(), 15)
-            await _drain()
-
-    try:
-        yield lambda scenario: loop.run_until_complete(main(scenario))
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
-
 
 # ---------------------------------------------------------------------- pixels
 
@@ -241,11 +100,15 @@ def test_tiles_follow_participants_and_paint_frames(run_live: Any, qtbot: Any) -
         await live.until(lambda: view.tile(bob_sid) is None, what="bob's tile to go")
         assert len(view.participants) == 2 and bob_sid not in view.participant_sids()
 
-        # Leave: back to the join screen; ada sees us go; the camera preview runs again.
+        # Leave: the calm "you left" page; ada sees us go; back to start, the camera preview runs again.
         my_sid = live.local_sid
         qtbot.mouseClick(view.controls.leave_button, Qt.MouseButton.LeftButton)
-        assert live.window.current_screen == "join" and live.session.bridge is None
-        assert view.participant_sids() == [] and live.window.join_screen.error_text == ""
+        ended = live.window.ended_screen
+        assert live.window.current_screen == "ended" and live.session.bridge is None
+        assert ended.kind == "left" and ended.title.text() == "You left the meeting."
+        assert view.participant_sids() == []
+        qtbot.mouseClick(ended.home_button, Qt.MouseButton.LeftButton)
+        assert live.window.current_screen == "join" and live.window.join_screen.error_text == ""
         await live.until(lambda: my_sid not in ada.room.participants,  # type: ignore[union-attr]
                          what="ada to see us leave")
         preview = live.window.join_screen.preview
@@ -403,9 +266,11 @@ def test_room_completed_returns_to_join_with_its_code(run_live: Any) -> None:
         async with aiohttp.ClientSession(auth=aiohttp.BasicAuth(c.api_key_sid, c.api_key_secret)) as http:
             async with http.post(f"{live.server.url}/v1/Rooms/{ROOM}", data={"Status": "completed"}) as resp:
                 assert resp.status == 200, await resp.text()
-        join = live.window.join_screen
-        await live.until(lambda: live.window.current_screen == "join", what="the join screen")
-        assert join.error_text == "Error 53118: Room completed"
+        ended = live.window.ended_screen
+        await live.until(lambda: live.window.current_screen == "ended", what="the ended page")
+        # A normal end is a neutral page, not a red error.
+        assert ended.kind == "ended" and ended.title.text() == "The meeting has ended."
+        assert ended.detail.text() == "Error 53118 · Room completed"
         assert live.window.room_view.participant_sids() == []
 
     run_live(scenario)
@@ -421,7 +286,8 @@ def test_bad_token_shows_its_error_code(run_live: Any, qtbot: Any) -> None:
         join.token_input.setText(forged)
         qtbot.mouseClick(join.join_button, Qt.MouseButton.LeftButton)
         await live.until(lambda: join.error_text, what="the join error")
-        assert join.error_text == "Error 20107: Invalid Access Token signature"
+        assert join.error_text.startswith("This invite or access token was not made by this server")
+        assert join.error_detail_text == "Error 20107 · Invalid Access Token signature"
         assert live.window.current_screen == "join" and not join.busy and live.session.bridge is None
         frames = join.preview.painted_frames  # the preview and the meter survive a failed join
         await live.until(lambda: join.preview.painted_frames > frames, what="the preview to go on")
@@ -437,7 +303,10 @@ def test_dev_token_refused_without_dev_mode(run_live: Any, tmp_path: Path) -> No
             request = JoinRequest(server=strict.url, room=ROOM, name="Me", token=None,
                                   camera_id=None, mic_id=None, speaker_id=None)
             assert not await live.session.join(request)
-            assert "does not hand out tokens" in live.window.join_screen.error_text
+            join = live.window.join_screen
+            assert join.error_text == ("This server does not let anyone join by name. "
+                                       "Paste an invite link or access token.")
+            assert "does not hand out tokens" in join.error_detail_text
         finally:
             await strict.close()
 

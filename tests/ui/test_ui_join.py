@@ -77,15 +77,16 @@ def test_missing_fields_show_error_and_do_not_emit(qtbot, join):
     assert "server" in join.error_text.lower()
 
 
-def test_show_error_with_code(join):
+def test_show_error_in_words_with_the_code_in_small_print(join):
     join.show_error(20107, "Invalid Access Token signature")
-    label = join.findChild(QLabel, "join-error")
-    assert label.isVisible()
-    assert label.text() == "Error 20107: Invalid Access Token signature"
+    label, detail = join.findChild(QLabel, "join-error"), join.findChild(QLabel, "join-error-detail")
+    assert label.isVisible() and detail.isVisible()
+    assert "20107" not in label.text() and "token" in label.text()
+    assert detail.text() == "Error 20107 · Invalid Access Token signature"
     join.show_error(None, "Server unreachable")
-    assert label.text() == "Server unreachable"
+    assert label.text() == "Server unreachable" and not detail.isVisible()
     join.set_busy(True)
-    assert not label.isVisible()
+    assert not label.isVisible() and not detail.isVisible()
 
 
 def test_busy_disables_form(qtbot, join):
@@ -167,3 +168,60 @@ def test_mic_meter_and_preview(join, make_frame, near_color):
     assert near_color(img.pixelColor(80, 120), (0, 0, 255))  # self-view is mirrored
     join.clear_preview()
     assert not preview.has_video
+
+
+def test_remembered_room_and_name_give_way_to_a_pasted_token(qtbot, join):
+    """Item 5: a remembered room plus a pasted token for another room used to give 20106."""
+    join.set_values(server="http://127.0.0.1:7880", room="yesterday", name="Old Name")
+    tok = token("grace#k2x9", "standup")
+    line = field(join, "token-input")
+    line.setText(tok)
+    line.textEdited.emit(tok)  # what a paste by the user emits
+    assert field(join, "room-input").text() == "standup"
+    assert field(join, "name-input").text() == "grace"  # the display name, not the identity
+    field(join, "room-input").setText("yesterday")  # even when the room field is edited back
+    with qtbot.waitSignal(join.join_requested, timeout=1000) as blocker:
+        join.request_join()
+    assert (blocker.args[0].room, blocker.args[0].token) == ("standup", tok)
+
+
+def test_web_invite_link_replaces_a_remembered_server_and_room(qtbot, join):
+    join.set_values(server="http://old-host:7880", room="yesterday", name="Ada")
+    line = field(join, "token-input")
+    line.setText("http://10.0.0.9:7880/join/standup")
+    line.textEdited.emit(line.text())
+    with qtbot.waitSignal(join.join_requested, timeout=1000) as blocker:
+        join.request_join()
+    req = blocker.args[0]
+    assert (req.server, req.room, req.name, req.token) == ("http://10.0.0.9:7880", "standup", "Ada", None)
+
+
+@pytest.mark.parametrize(("saved", "expected"), [
+    ("127.0.0.1:7880", "http://127.0.0.1:7880"),      # saved from the command line without a scheme
+    ("localhost", "http://localhost"),
+    ("[::1]:7880", "http://[::1]:7880"),
+    ("ws://h:1/signaling", "http://h:1"),
+    ("https://meet.example.org/", "https://meet.example.org"),
+])
+def test_a_server_without_a_scheme_is_accepted(qtbot, join, saved, expected):
+    join.set_values(server=saved, room="r", name="n")
+    assert field(join, "server-input").text() == expected
+    field(join, "server-input").setText(saved)  # typed that way, too
+    with qtbot.waitSignal(join.join_requested, timeout=1000) as blocker:
+        join.request_join()
+    assert blocker.args[0].server == expected
+
+
+def test_cancel_button_only_while_connecting(qtbot, join):
+    cancel = join.findChild(QPushButton, "cancel-button")
+    assert cancel is not None and not cancel.isVisible()
+    join.set_busy(True)
+    assert cancel.isVisible() and cancel.isEnabled()
+    with qtbot.waitSignal(join.cancel_requested, timeout=1000):
+        qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(join.cancel_requested, timeout=1000):
+        qtbot.keyClick(join, Qt.Key.Key_Escape)
+    join.set_busy(False)
+    assert not cancel.isVisible()
+    with qtbot.assertNotEmitted(join.cancel_requested):
+        qtbot.keyClick(join, Qt.Key.Key_Escape)

@@ -1,0 +1,123 @@
+"""Meetings as a person meets them, against a REAL server and real bots (tests/ui/uilive.py):
+namesakes, a token's identity, human error messages, Cancel while connecting, Rejoin."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+from PySide6.QtCore import Qt
+
+from uilive import ROOM, Live
+
+pytestmark = [pytest.mark.ui, pytest.mark.media]
+
+
+def test_a_namesake_joins_without_removing_anyone(run_live: Any, qtbot: Any) -> None:
+    async def scenario(live: Live) -> None:
+        ada = await live.bot("Ada")  # an "Ada" is in the room already
+        assert await live.join("Ada")  # and you type "Ada" too
+        view = live.window.room_view
+        mine = view.tile(live.local_sid)
+        assert mine is not None and mine.name == "Ada"
+        their_tile = await live.until(lambda: live.tile_of(ada), what="the other Ada's tile")
+        assert their_tile.name == "Ada"
+        me = await live.until(lambda: live.me_as_seen_by(ada), what="the other Ada to see you")
+        assert me.identity != "Ada" and me.identity.startswith("Ada#")
+        await asyncio.sleep(0.5)  # a duplicate identity would have thrown her out by now (53205)
+        assert ada.room is not None and ada.room.state == "connected"
+        assert live.session.bridge is not None and live.window.current_screen == "room"
+        entries = [view.participants.entry(sid) for sid in view.participants.sids()]
+        assert sorted((e.name, e.local) for e in entries if e is not None) == [("Ada", False), ("Ada", True)]
+
+    run_live(scenario)
+
+
+def test_your_tile_shows_the_token_identity_not_the_name_field(run_live: Any, qtbot: Any) -> None:
+    async def scenario(live: Live) -> None:
+        token = live.server.token("carol", ROOM)
+        join = live.window.join_screen
+        join.set_values(server=live.server.url, room="a-remembered-room", name="Zed")
+        join.token_input.setText(token)
+        join.token_input.textEdited.emit(token)  # as a paste does
+        assert join.room_input.text() == ROOM and join.name_input.text() == "carol"
+        join.name_input.setText("Zed")  # whatever the field says, the token decides who you are
+        qtbot.mouseClick(join.join_button, Qt.MouseButton.LeftButton)
+        await live.until(lambda: live.session.bridge is not None, what="joining with the token")
+        tile = live.window.room_view.tile(live.local_sid)
+        assert tile is not None and tile.name == "carol"
+
+    run_live(scenario)
+
+
+def test_errors_in_words_and_the_form_stays_usable(run_live: Any, qtbot: Any) -> None:
+    async def scenario(live: Live) -> None:
+        join = live.window.join_screen
+        closed = "http://127.0.0.1:1"  # nothing listens on port 1
+        assert not await live.join("Me", server=closed)
+        assert join.error_text == f"Nothing is answering at {closed}. Is the server running, and is the port right?"
+        assert "Connect call failed" not in join.error_text and "Cannot reach" in join.error_detail_text
+        assert not await live.join("Me", token=live.server.token("me", ROOM),
+                                   server="https://" + live.server.url.removeprefix("http://"))
+        assert join.error_text.endswith("does not use a secure connection: try http:// instead of https://.")
+        assert join.error_detail_text.startswith("Error 53000 · ")
+        assert not join.busy and join.join_button.isEnabled() and live.window.current_screen == "join"
+        assert await live.join("Me")  # after all that, joining works
+        assert live.window.current_screen == "room"
+
+    run_live(scenario)
+
+
+def test_cancel_while_connecting_to_a_server_that_never_answers(run_live: Any, qtbot: Any) -> None:
+    async def scenario(live: Live) -> None:
+        held: list[asyncio.StreamWriter] = []
+        silent = await asyncio.start_server(lambda r, w: held.append(w), "127.0.0.1", 0)  # accepts, never answers
+        port = silent.sockets[0].getsockname()[1]
+        try:
+            join = live.window.join_screen
+            join.set_values(server=f"http://127.0.0.1:{port}", room="", name="")
+            join.token_input.setText(live.server.token("me", ROOM))
+            qtbot.mouseClick(join.join_button, Qt.MouseButton.LeftButton)
+            await live.until(lambda: live.session.connecting, what="connecting")
+            await live.until(lambda: held, what="the silent server to be reached")
+            assert join.busy and join.cancel_button.isVisible() and join.join_button.text() == "Connecting…"
+            started = asyncio.get_running_loop().time()
+            qtbot.mouseClick(join.cancel_button, Qt.MouseButton.LeftButton)
+            await live.until(lambda: not join.busy, timeout=2, what="Cancel to stop connecting")
+            assert asyncio.get_running_loop().time() - started < 2  # not the SDK's 15 s give-up
+            assert not join.cancel_button.isVisible() and join.error_text == ""
+            assert live.session.bridge is None and live.window.current_screen == "join"
+        finally:
+            silent.close()
+            for writer in held:
+                writer.close()
+        join.set_values(server=live.server.url)
+        join.token_input.setText(live.server.token("me", ROOM))
+        qtbot.mouseClick(join.join_button, Qt.MouseButton.LeftButton)
+        await live.until(lambda: live.session.bridge is not None, what="joining after Cancel")
+
+    run_live(scenario)
+
+
+def test_meeting_ended_page_and_rejoin(run_live: Any, qtbot: Any) -> None:
+    async def scenario(live: Live) -> None:
+        ada = await live.bot("ada")
+        assert await live.join("Me")
+        c = live.server.credentials  # end the room through the REST API, as an operator would
+        auth = {"Authorization": aiohttp.BasicAuth(c.api_key_sid, c.api_key_secret).encode()}
+        async with aiohttp.ClientSession(headers=auth) as http:
+            async with http.post(f"{live.server.url}/v1/Rooms/{ROOM}", data={"Status": "completed"}) as resp:
+                assert resp.status == 200, await resp.text()
+        ended = live.window.ended_screen
+        await live.until(lambda: live.window.current_screen == "ended", what="the ended page")
+        assert ended.kind == "ended" and ended.rejoin_button.isVisible()
+        assert ended.room_label.text() == ROOM
+        live.window.save_screenshot(live.server.state.config.data_dir.parent / "ended.png")
+        await live.until(lambda: ada.room is None or ada.room.state == "disconnected", what="ada to go")
+        qtbot.mouseClick(ended.rejoin_button, Qt.MouseButton.LeftButton)
+        await live.until(lambda: live.session.bridge is not None, what="rejoining")
+        assert live.window.current_screen == "room" and live.window.room_view.title.text() == ROOM
+
+    run_live(scenario)

@@ -1,0 +1,159 @@
+"""The live harness of the app's tests: a REAL in-process room server, a MainWindow driven by
+``ui.session.Session`` and real bots (``app.bot.Bot``), all on one qasync loop.
+
+Use the ``run_live`` fixture (tests/ui/conftest.py): ``run_live(scenario)`` runs the async
+``scenario(live)`` with server, window and session set up and torn down in ONE
+``run_until_complete``. Conditions are polled inside the loop with :meth:`Live.until`
+(``qtbot.waitUntil`` would not run asyncio tasks). Video is tiny (160×120 @ 10 fps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import qasync
+
+from app.bot import Bot
+from app.bot import parser as bot_parser
+from server.app import RunningServer, start_server
+from ui.join import JoinRequest
+from ui.main_window import MainWindow
+from ui.session import Session
+from ui.tile import ParticipantTile
+
+ROOM = "standup"
+SIZE = (160, 120)
+FPS = 10
+
+
+class _Discard:
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class Live:
+    """One server, one window + session, bots; use inside :func:`run_live`'s coroutine."""
+
+    def __init__(self, server: RunningServer, window: MainWindow, session: Session) -> None:
+        self.server = server
+        self.window = window
+        self.session = session
+        self.bots: list[tuple[Bot, asyncio.Task[int]]] = []
+
+    async def until(self, predicate: Callable[[], Any], timeout: float = 8.0, what: str = "") -> Any:
+        """Poll ``predicate`` on the loop (Qt events and asyncio tasks both run meanwhile)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if loop.time() > deadline:
+                raise AssertionError(f"timed out waiting for {what or predicate}")
+            await asyncio.sleep(0.02)
+
+    async def bot(self, identity: str) -> Bot:
+        args = bot_parser().parse_args([
+            "--url", self.server.url, "--room", ROOM, "--identity", identity,
+            "--width", str(SIZE[0]), "--height", str(SIZE[1]), "--fps", str(FPS),
+            "--report-interval", "3600",
+        ])
+        bot = Bot(args, out=_Discard())
+        task = asyncio.get_running_loop().create_task(bot.run())
+        self.bots.append((bot, task))
+        await self.until(lambda: bot.room is not None or task.done(), what=f"{identity} to connect")
+        assert bot.room is not None, f"{identity} could not join"
+        return bot
+
+    async def remove_bot(self, bot: Bot) -> None:
+        for entry in list(self.bots):
+            if entry[0] is bot:
+                self.bots.remove(entry)
+                await _stop_bot(*entry)
+
+    async def join(self, name: str = "Me", *, token: str | None = None, room: str | None = ROOM,
+                   server: str | None = None) -> bool:
+        request = JoinRequest(server=server or self.server.url, room=room, name=name, token=token,
+                              camera_id=None, mic_id=None, speaker_id=None)
+        return await self.session.join(request)
+
+    @property
+    def local_sid(self) -> str:
+        assert self.session.bridge is not None
+        return self.session.bridge.local_sid
+
+    def tile_of(self, bot: Bot) -> ParticipantTile | None:
+        assert bot.room is not None
+        return self.window.room_view.tile(bot.room.local_participant.sid)
+
+    def me_as_seen_by(self, bot: Bot) -> Any:
+        assert bot.room is not None
+        return bot.room.participants.get(self.local_sid)
+
+    async def close(self) -> None:
+        await self.session.close()
+        for bot, task in self.bots:
+            await _stop_bot(bot, task)
+        self.bots.clear()
+        await self.server.close()
+
+
+async def _stop_bot(bot: Bot, task: asyncio.Task[int]) -> None:
+    bot.left.set()
+    await asyncio.wait_for(task, 5)
+    for track in (bot.audio, bot.video):
+        if track is not None:
+            track.stop()
+
+
+async def _drain() -> None:
+    """Let closing tasks (peer connections, sources) finish; cancel stragglers."""
+    current = asyncio.current_task()
+    pending: list[asyncio.Task[Any]] = []
+    for _ in range(40):
+        pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        if not pending:
+            return
+        await asyncio.wait(pending, timeout=0.05)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+Scenario = Callable[[Live], Coroutine[Any, Any, None]]
+
+
+def run_live_fixture(qapp: Any, qtbot: Any, tmp_path: Path) -> Iterator[Callable[[Scenario], None]]:
+    """``run_live(scenario)``: server, window, session, scenario and teardown in ONE
+    ``run_until_complete``, so no asyncio task is left for pytest-qt's ``processEvents``
+    between test phases (it would step them while no loop runs)."""
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(960, 600)
+    window.show()
+
+    async def main(scenario: Scenario) -> None:
+        server = await start_server("127.0.0.1", 0, tmp_path / "server", dev=True,
+                                    default_room_type="peer-to-peer")
+        session = Session(window, camera_size=SIZE, camera_fps=FPS, screen_size=(320, 180), screen_fps=5)
+        live = Live(server, window, session)
+        try:
+            session.start()
+            await asyncio.wait_for(scenario(live), 40)
+        finally:
+            await asyncio.wait_for(live.close(), 15)
+            await _drain()
+
+    try:
+        yield lambda scenario: loop.run_until_complete(main(scenario))
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
