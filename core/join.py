@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from aiortc import RTCBundlePolicy, RTCDataChannel, RTCIceServer
+from aiortc import RTCDataChannel, RTCIceServer
 from aiortc.mediastreams import MediaStreamTrack
 
 from . import protocol as p
@@ -22,6 +22,7 @@ from .errors import TwilioError
 from .local_tracks import create_local_tracks, local_source
 from .media import loopback
 from .media.faults import OutgoingLoss
+from .media.negotiation import max_bundle, send_json
 from .media.peers import MediaOptions, MeshMedia
 from .media.sinks import AudioFanout, VideoFanout
 from .media.stats import collect_stats
@@ -90,7 +91,7 @@ class _MeshRoomMedia:
             options=options,
             faults=self.faults,
         )
-        self.fanouts: dict[str, VideoFanout | AudioFanout] = {}
+        self.fanouts: dict[tuple[str | None, str], VideoFanout | AudioFanout] = {}  # (peer, track id)
         self.msp_channels: dict[str, RTCDataChannel] = {}
         self.p2p = PeerToPeerFeatures(signaling, self.mesh, self.stats)
         signaling.on("networkQualityConfigurationChanged", lambda config: self._send_nq_configuration())
@@ -154,40 +155,49 @@ class _MeshRoomMedia:
                 self.negotiating.append(task)
 
     # media → signaling
-    def _remote_track(self, track_id: str, kind: str, track: MediaStreamTrack) -> None:
+    def _remote_track(self, track_id: str, kind: str, track: MediaStreamTrack, peer: str | None) -> None:
+        """Media for ``track_id`` (its m-line's ``a=msid``) from ``peer`` (None: the server)."""
         sig = self.signaling
+        for key, old in list(self.fanouts.items()):
+            if old.track is track and key != (peer, track_id):  # a recycled transceiver: its old track is gone
+                self._drop_fanout(key)
         fanout: VideoFanout | AudioFanout
         if kind == "video":
-            fanout = VideoFanout(track, on_started=lambda: sig.media_started(track_id),
-                                 on_dimensions=lambda w, h: sig.media_dimensions(track_id, w, h),
-                                 on_ended=lambda: self._remote_ended(track_id))
+            fanout = VideoFanout(track, on_started=lambda: sig.media_started(track_id, peer),
+                                 on_dimensions=lambda w, h: sig.media_dimensions(track_id, w, h, peer),
+                                 on_ended=lambda: self._drop_fanout((peer, track_id)))
         else:
             def on_level(level: Any) -> None:
-                sig.media_audio_level(track_id, level.level)
+                sig.media_audio_level(track_id, level.level, peer)
                 self.p2p.audio_level(track_id, level.dbov)
 
-            fanout = AudioFanout(track, on_started=lambda: sig.media_started(track_id), on_level=on_level,
-                                 on_ended=lambda: self._remote_ended(track_id))
-        old = self.fanouts.pop(track_id, None)
+            fanout = AudioFanout(track, on_started=lambda: sig.media_started(track_id, peer), on_level=on_level,
+                                 on_ended=lambda: self._drop_fanout((peer, track_id)))
+        old = self.fanouts.pop((peer, track_id), None)
         if old is not None:
             asyncio.get_running_loop().create_task(old.stop())
-        self.fanouts[track_id] = fanout
+        self.fanouts[(peer, track_id)] = fanout
         fanout.start()
-        sig.media_track_added(track_id, kind, fanout)
+        sig.media_track_added(track_id, kind, fanout, peer)
 
-    def _remote_ended(self, track_id: str) -> None:
-        if self.fanouts.pop(track_id, None) is not None:
-            self.signaling.media_track_removed(track_id)
+    def _drop_fanout(self, key: tuple[str | None, str]) -> None:
+        fanout = self.fanouts.pop(key, None)
+        if fanout is not None:
+            if not fanout.ended:
+                asyncio.get_running_loop().create_task(fanout.stop())
+            self.signaling.media_track_removed(key[1], key[0])
 
-    def _remote_data(self, label: str, channel: RTCDataChannel) -> None:
+    def _remote_data(self, label: str, channel: RTCDataChannel, peer: str | None) -> None:
         sig = self.signaling
-        msp = {name for name, ch in sig.media_signaling.items() if ch.transport.label == label}
+        # MSP only on channels the server itself opened (its own connection, never a peer's).
+        msp = {name for name, ch in sig.media_signaling.items() if ch.transport.label == label} \
+            if peer is None else set()
         if msp:
             self._msp_channel(label, msp, channel)
             return
-        channel.on("message", lambda data: sig.data_message(label, data))
-        channel.on("close", lambda: sig.media_track_removed(label))
-        sig.media_track_added(label, "data", channel)
+        channel.on("message", lambda data: sig.data_message(label, data, peer))
+        channel.on("close", lambda: sig.media_track_removed(label, peer))
+        sig.media_track_added(label, "data", channel, peer)
 
     # MSP (group rooms): JSON from the server's media-signaling channels
     def _msp_channel(self, label: str, names: set[str], channel: RTCDataChannel) -> None:
@@ -206,7 +216,7 @@ class _MeshRoomMedia:
                 sig.handle_msp(message)
 
         def _on_open() -> None:
-            _send_json(channel, {"type": "ready"})
+            send_json(channel, {"type": "ready"})
             if "network_quality" in names:
                 self._send_nq_configuration()
 
@@ -219,7 +229,7 @@ class _MeshRoomMedia:
         config = self.signaling.network_quality_configuration
         channel = self.msp_channels.get("network_quality")
         if config is not None and channel is not None:
-            _send_json(channel, {"type": "network_quality", "reportLevel": int(config.local),
+            send_json(channel, {"type": "network_quality", "reportLevel": int(config.local),
                                  "remoteReportLevel": int(config.remote)})
 
     def _media_error(self, error: TwilioError, peer: str | None, role: str) -> None:
@@ -296,7 +306,7 @@ async def connect(
     )
     servers: list[Any] = list(ice_servers) if ice_servers is not None else []
     media = _MeshRoomMedia(
-        signaling, lambda: _max_bundle(loopback.rtc_configuration(servers)),
+        signaling, lambda: max_bundle(loopback.rtc_configuration(servers)),
         MediaOptions(list(preferred_audio_codecs), list(preferred_video_codecs), max_audio_bitrate,
                      max_video_bitrate))
     signaling.stats_provider = media.stats
@@ -331,25 +341,6 @@ async def connect(
         await media.close()
         raise
     return room
-
-
-def _max_bundle(configuration: Any) -> Any:
-    """Every transceiver on one transport from the start.
-
-    aiortc's default "balanced" bundle policy gives a second transceiver of the same kind
-    (a group room's second remote audio, a second camera) the first one's transport and then
-    never moves it onto the transport BUNDLE settles on: its media never reaches it.
-    """
-    configuration.bundlePolicy = RTCBundlePolicy.MAX_BUNDLE
-    return configuration
-
-
-def _send_json(channel: RTCDataChannel, message: dict[str, Any]) -> None:
-    if channel.readyState == "open":
-        try:
-            channel.send(json.dumps(message))
-        except Exception as exc:  # noqa: BLE001 - closing under us
-            log.debug("MSP send failed: %s", exc)
 
 
 def _ice_server(server: p.IceServer) -> RTCIceServer:

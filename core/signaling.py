@@ -109,6 +109,8 @@ class RemoteMedia:
     track_id: str
     kind: str
     media: Any
+    #: The participant SID whose connection carried it (None: the server's own connection).
+    publisher: str | None = None
     started: bool = False
     dimensions: tuple[int, int] | None = None
     level: float | None = None
@@ -256,9 +258,10 @@ class RemoteTrackSignaling(EventEmitter):
     ``switchedOff(off)``.
     """
 
-    def __init__(self, room: "RoomSignaling", state: protocol.RemoteTrackState) -> None:
+    def __init__(self, room: "RoomSignaling", state: protocol.RemoteTrackState, participant_sid: str) -> None:
         super().__init__()
         self.room = room
+        self.participant_sid = participant_sid
         self.sid = state.sid
         self.name = state.name
         self.kind = state.kind
@@ -327,7 +330,7 @@ class RemoteParticipantSignaling(ParticipantSignaling):
     def __init__(self, room: "RoomSignaling", state: protocol.RemoteParticipantState) -> None:
         super().__init__(room, state.sid, state.identity)
         self.revision = state.revision
-        self.tracks: dict[str, RemoteTrackSignaling] = {t.sid: RemoteTrackSignaling(room, t) for t in state.tracks}
+        self.tracks: dict[str, RemoteTrackSignaling] = {t.sid: RemoteTrackSignaling(room, t, state.sid) for t in state.tracks}
         self._set_state(state.state)
 
     def _update(self, state: protocol.RemoteParticipantState) -> None:
@@ -344,7 +347,7 @@ class RemoteParticipantSignaling(ParticipantSignaling):
         for sid, track_state in listed.items():
             tsig = self.tracks.get(sid)
             if tsig is None:
-                tsig = self.tracks[sid] = RemoteTrackSignaling(self.room, track_state)
+                tsig = self.tracks[sid] = RemoteTrackSignaling(self.room, track_state, state.sid)
                 self.emit("trackPublished", tsig)
                 self.room._reconcile(tsig)
             else:
@@ -406,11 +409,13 @@ class RoomSignaling(EventEmitter):
         self._subscribed_revision = 0
         self._recording_revision = 0
         self._subscriptions: dict[str, protocol.SubscribedTrack] = {}
-        self._media: dict[str, RemoteMedia] = {}
+        self._media: dict[tuple[str | None, str], RemoteMedia] = {}  # (publisher, track id)
         self._switched_off: set[str] = set()
         self._sent_revision = 0
         self._pending_peer_connections: list[protocol.PeerConnectionMessage] = []
         self._connected_waiter: asyncio.Future[None] | None = None
+        #: Updates that arrived before ``connected`` (the server may send its subscribe offer first).
+        self._early: list[protocol.ServerUpdate | protocol.Synced] = []
 
     # -- outgoing bodies -------------------------------------------------------------------
 
@@ -539,12 +544,12 @@ class RoomSignaling(EventEmitter):
             return
         if isinstance(message, protocol.Connected):
             self._handle_connected(message)
+        elif isinstance(message, (protocol.ServerUpdate, protocol.Synced)) and self.state == "connecting":
+            self._early.append(message)  # handled right after ``connected``, in order
         elif isinstance(message, protocol.ServerUpdate):
-            if self.state != "connecting":
-                self._apply(message, full=False)
+            self._apply(message, full=False)
         elif isinstance(message, protocol.Synced):
-            if self.state != "connecting":
-                self._handle_synced(message)
+            self._handle_synced(message)
         elif isinstance(message, protocol.Disconnected):
             self._close(RoomCompletedError() if message.status == "completed" else None)
         elif isinstance(message, protocol.Error):
@@ -575,6 +580,9 @@ class RoomSignaling(EventEmitter):
         self._flush()
         if self._connected_waiter is not None and not self._connected_waiter.done():
             self._connected_waiter.set_result(None)
+        early, self._early = self._early, []
+        for queued in early:
+            self.handle_message(queued)
 
     def _handle_synced(self, message: protocol.Synced) -> None:
         self.session = message.session or self.session
@@ -660,13 +668,20 @@ class RoomSignaling(EventEmitter):
         return None
 
     def _reconcile(self, tsig: RemoteTrackSignaling) -> None:
-        """Subscribe/unsubscribe ``tsig`` to match the ``subscribed`` mapping and the media."""
+        """Subscribe/unsubscribe ``tsig`` to match the ``subscribed`` mapping and the media.
+
+        Media for a publication is only ever taken from its publisher's own connection (mesh)
+        or from the server's (group): another participant who labels its media with the
+        same track id is never mistaken for the publisher.
+        """
         entry = self._subscriptions.get(tsig.sid)
         if entry is not None and entry.error is not None:
             tsig._unsubscribe()
             tsig._fail(error_from_code(entry.error.code, entry.error.message or None))
             return
-        media = self._media.get(entry.id) if entry is not None and entry.id else None
+        media = None
+        if entry is not None and entry.id:
+            media = self._media.get((tsig.participant_sid, entry.id)) or self._media.get((None, entry.id))
         if media is not None and media.kind != tsig.kind:
             log.warning("media %s is %s, track %s is %s", media.track_id, media.kind, tsig.sid, tsig.kind)
             media = None
@@ -679,69 +694,70 @@ class RoomSignaling(EventEmitter):
         sids = [sid for sid, entry in self._subscriptions.items() if entry.id == track_id]
         return [t for t in (self._remote_track(sid) for sid in sids) if t is not None]
 
-    def _subscribed_on_media(self, track_id: str) -> RemoteTrackSignaling | None:
-        media = self._media.get(track_id)
-        for tsig in self._tracks_on_media(track_id):
-            if media is not None and tsig.media is media:
-                return tsig
-        return None
+    def _subscribed_on(self, media: RemoteMedia | None) -> RemoteTrackSignaling | None:
+        if media is None:
+            return None
+        return next((t for t in self._tracks_on_media(media.track_id) if t.media is media), None)
 
     # -- media facts -----------------------------------------------------------------------
+    # ``publisher``: the participant SID whose own connection carried the media (mesh), or
+    # None for the server's connection (group rooms).
 
-    def media_track_added(self, track_id: str, kind: str, media: Any) -> None:
-        """A remote media track (msid track id) or data channel (label) arrived."""
+    def media_track_added(self, track_id: str, kind: str, media: Any, publisher: str | None = None) -> None:
+        """A remote media track (its m-line's msid track id) or data channel (label) arrived."""
         if self.state == "disconnected":
             return
-        self._media[track_id] = RemoteMedia(track_id, kind, media)
+        self._media[(publisher, track_id)] = RemoteMedia(track_id, kind, media, publisher)
         for tsig in self._tracks_on_media(track_id):
             self._reconcile(tsig)
 
-    def media_track_removed(self, track_id: str) -> None:
+    def media_track_removed(self, track_id: str, publisher: str | None = None) -> None:
         """The remote media track ended / the data channel closed."""
-        if self._media.pop(track_id, None) is None or self.state == "disconnected":
+        if self._media.pop((publisher, track_id), None) is None or self.state == "disconnected":
             return
         for tsig in self._tracks_on_media(track_id):
             self._reconcile(tsig)
 
-    def media_started(self, track_id: str) -> None:
+    def media_started(self, track_id: str, publisher: str | None = None) -> None:
         """Enough media arrived on ``track_id`` to play it (first decoded frame)."""
-        media = self._media.get(track_id)
+        media = self._media.get((publisher, track_id))
         if media is None or media.started:
             return
         media.started = True
-        tsig = self._subscribed_on_media(track_id)
+        tsig = self._subscribed_on(media)
         if tsig is not None:
             tsig.emit("started")
 
-    def media_dimensions(self, track_id: str, width: int, height: int) -> None:
+    def media_dimensions(self, track_id: str, width: int, height: int, publisher: str | None = None) -> None:
         """A decoded frame of this size arrived on ``track_id`` (call on change, or every frame)."""
-        media = self._media.get(track_id)
+        media = self._media.get((publisher, track_id))
         if media is None or media.dimensions == (width, height):
             return
         media.dimensions = (int(width), int(height))
-        tsig = self._subscribed_on_media(track_id)
+        tsig = self._subscribed_on(media)
         if tsig is not None:
             tsig.emit("dimensionsChanged", int(width), int(height))
 
-    def media_audio_level(self, track_id: str, level: float) -> None:
+    def media_audio_level(self, track_id: str, level: float, publisher: str | None = None) -> None:
         """Latest audio level measured on ``track_id``."""
-        media = self._media.get(track_id)
+        media = self._media.get((publisher, track_id))
         if media is None:
             return
         media.level = level
-        tsig = self._subscribed_on_media(track_id)
+        tsig = self._subscribed_on(media)
         if tsig is not None:
             tsig.emit("audioLevel", level)
 
-    def data_message(self, track_id: str, data: str | bytes) -> None:
+    def data_message(self, track_id: str, data: str | bytes, publisher: str | None = None) -> None:
         """A message on the data channel labelled ``track_id`` (kept briefly if not yet subscribed)."""
         if self.state == "disconnected":
             return
-        tsig = self._subscribed_on_media(track_id)
+        media = self._media.get((publisher, track_id))
+        tsig = self._subscribed_on(media)
         if tsig is not None:
             tsig.emit("message", data)
-        elif track_id in self._media:
-            self._media[track_id].pending_messages.append(data)
+        elif media is not None:
+            media.pending_messages.append(data)
 
     def media_failed(self, participant_sid: str, error: TwilioError) -> None:
         """Media from ``participant_sid`` cannot be set up: its unsubscribed tracks fail with ``error``."""

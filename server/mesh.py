@@ -14,8 +14,8 @@ the same interface.
 
 ``MeshRelay`` (docs/protocol.md §5): two peer connections per pair of participants, one per
 direction, each offered by the side whose media it carries (``create-offer`` to both when
-someone joins), so renegotiation never collides. Entries are relayed unchanged to the other
-side of their connection; the last description and the merged ICE state of each side are kept, so a
+someone joins), so renegotiation never collides: an offer from a connection's answerer (or an
+answer from its offerer) is dropped. Entries are relayed unchanged to the other side of their connection; the last description and the merged ICE state of each side are kept, so a
 participant that resumes with ``sync`` gets them again in ``synced``. The server never
 touches media.
 """
@@ -199,8 +199,15 @@ class MeshRelay(MediaBackend):
             side = link.sides[sid]
             other = link.other(sid)
             new = False
-            if entry.description is not None:
-                desc = entry.description
+            desc = entry.description
+            if desc is not None and desc.type in ("offer", "answer") and (desc.type == "offer") != (sid == link.offerer):
+                # Glare policy: only the side whose media a connection carries offers on it.
+                # twilio-video.js re-offers its own tracks on the connection it answers;
+                # relayed, each track would travel twice.
+                log.debug("%s: %s from the %s of %s dropped", sid, desc.type,
+                          "offerer" if sid == link.offerer else "answerer", link.id)
+                desc = None
+            if desc is not None:
                 link.revision = max(link.revision, desc.revision)
                 if desc.type == "close":
                     out.setdefault(other, []).append(replace(entry, participant=sid))
@@ -215,7 +222,7 @@ class MeshRelay(MediaBackend):
                     side.ice = _merge_ice(side.ice, entry.ice)
                     new = True
             if new:  # relayed unchanged, but for who it comes from
-                out.setdefault(other, []).append(replace(entry, participant=sid))
+                out.setdefault(other, []).append(replace(entry, participant=sid, description=desc))
         return out
 
     def leave(self, sid: str) -> Outbox:

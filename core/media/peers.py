@@ -3,7 +3,8 @@
 The server names each connection and tells its *sender* to offer (``create-offer``); the
 receiving side answers whatever arrives for an id it does not know. So every connection has
 one offerer, renegotiation never collides, and publishing or unpublishing a track only ever
-re-offers our own sending connections (``docs/protocol.md`` §3).
+re-offers our own sending connections (``docs/protocol.md`` §3). Offers, answers, the glare
+policy and remote media identity (by mid and ``a=msid``) are ``negotiation.Negotiation``'s.
 
 aiortc gaps handled here (architecture §8): there is no ``removeTrack`` (an unpublished track's
 transceiver is emptied and set ``inactive``, a republish gets a new transceiver with
@@ -20,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .. import protocol as p
 from ..errors import MediaClientLocalDescFailedError, MediaClientRemoteDescFailedError, TwilioError
 from ..tasks import TaskSet
 from .local import LocalSource
+from .negotiation import DescriptionError, Negotiation, RemoteMediaLine
 from .rtp_hooks import install as _install_rtp_hooks
 
 _install_rtp_hooks()
@@ -122,19 +124,21 @@ class MediaOptions:
 
 
 class _Session:
-    """One peer connection and its offer/answer bookkeeping."""
+    """One peer connection: its negotiation (fixed offerer), the remote peer, our senders on it."""
 
-    def __init__(self, pc_id: str, role: str, pc: RTCPeerConnection) -> None:
+    def __init__(self, pc_id: str, role: str, pc: RTCPeerConnection,
+                 on_media: Callable[[RemoteMediaLine, Any], None] | None = None) -> None:
         self.id = pc_id
-        self.role = role  # "send" (we offer) or "receive" (we answer)
+        self.role = role  # "send" (we offer) or "receive" (they offer, we answer)
         self.pc = pc
-        self.revision = 0
-        self.lock = asyncio.Lock()
-        self.awaiting_answer = False
-        self.needs_offer = False
+        self.negotiation = Negotiation(pc_id, pc, offerer=role == "send", on_media=on_media)
         self.transceivers: dict[str, Any] = {}
         self.channels: dict[str, RTCDataChannel] = {}
         self.peer: str | None = None  # the remote participant's SID, when the server says
+
+    @property
+    def revision(self) -> int:
+        return self.negotiation.revision
 
 
 class MeshMedia:
@@ -144,8 +148,8 @@ class MeshMedia:
         self,
         *,
         send: Callable[[p.PeerConnectionMessage], None],
-        on_remote_track: Callable[[str, str, MediaStreamTrack], None],
-        on_remote_data: Callable[[str, RTCDataChannel], None],
+        on_remote_track: Callable[[str, str, MediaStreamTrack, str | None], None],
+        on_remote_data: Callable[[str, RTCDataChannel, str | None], None],
         on_local_channel: Callable[[str, RTCDataChannel, bool], None] = lambda track_id, ch, attached: None,
         on_connection_state: Callable[[str, str], None] = lambda pc_id, state: None,
         on_ice_state: Callable[[str, str], None] = lambda pc_id, state: None,
@@ -256,7 +260,7 @@ class MeshMedia:
                     self._attach_media(session, media)
                 for data in self._data.values():
                     self._attach_data(session, data)
-            session.needs_offer = True
+            session.negotiation.needs_offer = True
             await self._offer(session)
             return
         if kind == "offer":
@@ -264,34 +268,35 @@ class MeshMedia:
                 session = self._new_session(message.id, "receive", message.participant)
             await self._answer(session, description)
             return
-        if kind == "answer" and session is not None and session.role == "send":
-            async with session.lock:
-                if not session.awaiting_answer or description.revision != session.revision:
-                    return  # stale answer
-                try:
-                    await session.pc.setRemoteDescription(RTCSessionDescription(description.sdp or "", "answer"))
-                except Exception as exc:  # aiortc raises several types for a bad SDP
-                    log.warning("cannot apply answer on %s: %s", session.id, exc)
-                    self._on_error(MediaClientRemoteDescFailedError(), session.peer, session.role)
-                    return
-                session.awaiting_answer = False
+        if kind == "answer" and session is not None:
+            try:
+                applied = await session.negotiation.accept_answer(description)
+            except DescriptionError as exc:
+                log.warning("%s", exc)
+                self._on_error(MediaClientRemoteDescFailedError(), session.peer, session.role)
+                return
+            if applied:
                 self._attach_faults(session)
-            if session.needs_offer:
-                self._renegotiate(session)
+                if session.negotiation.needs_offer:
+                    self._renegotiate(session)
 
     def _new_session(self, pc_id: str, role: str, peer: str | None) -> _Session:
         pc = RTCPeerConnection(self._configuration())
-        session = _Session(pc_id, role, pc)
+
+        def on_media(line: RemoteMediaLine, transceiver: Any) -> None:
+            self._on_remote_track(line.track_id or "", line.kind, transceiver.receiver.track, session.peer)
+
+        # Only the connections the peer offers carry its media (glare policy: negotiation.py).
+        session = _Session(pc_id, role, pc, on_media if role == "receive" else None)
         session.peer = peer
         self._sessions[pc_id] = session
 
-        @pc.on("track")
-        def _on_track(track: MediaStreamTrack) -> None:
-            self._on_remote_track(track.id, track.kind, track)
-
         @pc.on("datachannel")
         def _on_datachannel(channel: RTCDataChannel) -> None:
-            self._on_remote_data(channel.label, channel)
+            # Data from a peer rides on the connection it offers; a channel it opens on one
+            # we own (twilio-video.js opens every data track on every connection) is ignored.
+            if session.role == "receive":
+                self._on_remote_data(channel.label, channel, session.peer)
 
         @pc.on("connectionstatechange")
         def _on_state() -> None:
@@ -325,47 +330,32 @@ class MeshMedia:
         self._on_local_channel(data.track_id, channel, True)
 
     def _renegotiate(self, session: _Session) -> None:
-        session.needs_offer = True
+        session.negotiation.needs_offer = True
         self._spawn(self._offer(session))
 
     async def _offer(self, session: _Session) -> None:
-        async with session.lock:
-            if session.awaiting_answer or not session.needs_offer or session.pc.signalingState == "closed":
-                return
-            session.needs_offer = False
-            try:
-                await session.pc.setLocalDescription(await session.pc.createOffer())
-            except Exception as exc:
-                log.warning("cannot create offer on %s: %s", session.id, exc)
-                self._on_error(MediaClientLocalDescFailedError(), session.peer, session.role)
-                return
-            session.revision += 1
-            session.awaiting_answer = True
-            sdp = session.pc.localDescription.sdp
-        self._send(p.PeerConnectionMessage(
-            id=session.id, description=p.Description(type="offer", revision=session.revision, sdp=sdp)))
+        try:
+            offer = await session.negotiation.offer()
+        except DescriptionError as exc:
+            log.warning("%s", exc)
+            self._on_error(MediaClientLocalDescFailedError(), session.peer, session.role)
+            return
+        if offer is not None:
+            self._send(p.PeerConnectionMessage(id=session.id, description=offer))
 
     async def _answer(self, session: _Session, offer: p.Description) -> None:
-        async with session.lock:
-            try:
-                await session.pc.setRemoteDescription(RTCSessionDescription(_checked_offer(offer.sdp), "offer"))
-            except Exception as exc:
-                log.warning("cannot apply offer on %s: %s", session.id, exc)
-                self._on_error(MediaClientRemoteDescFailedError(), session.peer, session.role)
-                self._refuse(session, offer.revision)
-                return
-            try:
-                await session.pc.setLocalDescription(await session.pc.createAnswer())
-            except Exception as exc:
-                log.warning("cannot answer on %s: %s", session.id, exc)
-                self._on_error(MediaClientLocalDescFailedError(), session.peer, session.role)
-                self._refuse(session, offer.revision)
-                return
-            session.revision = offer.revision
-            sdp = session.pc.localDescription.sdp
-            self._attach_faults(session)
-        self._send(p.PeerConnectionMessage(
-            id=session.id, description=p.Description(type="answer", revision=offer.revision, sdp=sdp)))
+        try:
+            answer = await session.negotiation.answer(offer)
+        except DescriptionError as exc:
+            log.warning("%s", exc)
+            error = MediaClientLocalDescFailedError() if exc.local else MediaClientRemoteDescFailedError()
+            self._on_error(error, session.peer, session.role)
+            self._refuse(session, offer.revision)
+            return
+        if answer is None:
+            return
+        self._attach_faults(session)
+        self._send(p.PeerConnectionMessage(id=session.id, description=answer))
 
     def _attach_faults(self, session: _Session) -> None:
         """After each negotiation: fault injection on its transports, and no transceiver left unstarted."""
@@ -443,15 +433,6 @@ def start_pending_media(pc: RTCPeerConnection) -> None:
 
 
 _pending_connects: set[asyncio.Task[Any]] = set()
-
-
-def _checked_offer(sdp: str | None) -> str:
-    """aiortc applies any text as an (empty) offer; a browser refuses one without the session
-    lines (``v=``, ``o=``, ``s=``, ``t=``), and so do we."""
-    lines = (sdp or "").replace("\r\n", "\n").split("\n")
-    if lines[0] != "v=0" or not all(any(line.startswith(k) for line in lines) for k in ("o=", "s=", "t=")):
-        raise ValueError("not a session description")
-    return sdp or ""
 
 
 def codec_preferences(kind: str, names: list[str]) -> list[Any]:

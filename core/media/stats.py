@@ -46,10 +46,15 @@ def _dimensions(size: tuple[int, int] | None) -> Dimensions | None:
     return Dimensions(*size) if size else None
 
 
-async def collect_stats(mesh: Any, fanouts: Mapping[str, VideoFanout | AudioFanout],
+async def collect_stats(mesh: Any, fanouts: Mapping[tuple[str | None, str], VideoFanout | AudioFanout],
                         local_participant: Any) -> list[StatsReport]:
-    """One StatsReport per peer connection of ``mesh`` (track SIDs are stamped by the caller)."""
+    """One StatsReport per peer connection of ``mesh`` (track SIDs are stamped by the caller).
+
+    ``fanouts`` are keyed (peer, track id); a remote track's id is its m-line's msid, which
+    the fan-out on the same aiortc track knows (aiortc's own ``track.id`` may be invented).
+    """
     now_ms = time.time() * 1000.0
+    by_track = {id(f.track): (key[1], f) for key, f in fanouts.items()}
     local_tracks = getattr(local_participant, "_local_tracks", {}) if local_participant else {}
     reports: list[StatsReport] = []
     for pc_id, session in mesh.sessions().items():
@@ -87,19 +92,19 @@ async def collect_stats(mesh: Any, fanouts: Mapping[str, VideoFanout | AudioFano
                         quality_limitation_reason="none"))
             else:
                 track = transceiver.receiver.track
-                if track is None:
+                if track is None or id(track) not in by_track:
                     continue
+                remote_id, fanout = by_track[id(track)]
                 stats = await transceiver.receiver.getStats()
                 inbound = _of_type(stats, "inbound-rtp")
                 counters = counters_of(transceiver.receiver)
                 common = dict(
-                    track_id=track.id, timestamp=now_ms, ssrc=str(inbound.ssrc) if inbound else None,
+                    track_id=remote_id, timestamp=now_ms, ssrc=str(inbound.ssrc) if inbound else None,
                     packets_lost=getattr(inbound, "packetsLost", None), codec=codec,
                     bytes_received=counters.bytes_received,
                     packets_received=getattr(inbound, "packetsReceived", None),
                     jitter=_jitter_ms(getattr(inbound, "jitter", None), clock),
                 )
-                fanout = fanouts.get(track.id)
                 if transceiver.kind == "audio":
                     level = fanout.level.level if isinstance(fanout, AudioFanout) else None
                     report.remote_audio_track_stats.append(RemoteAudioTrackStats(**common, audio_level=level))

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
 
 from core import protocol as p
@@ -55,6 +55,15 @@ from core.errors import (
     TwilioError,
 )
 from core.media import loopback, rtp_hooks
+from core.media.negotiation import (
+    DescriptionError,
+    Negotiation,
+    RemoteMediaLine,
+    codecs_allowed,
+    max_bundle,
+    restrict_video_codecs,
+    send_json,
+)
 from core.media.peers import start_pending_media
 from core.network_quality_score import NEEDED_BPS, DirectionQuality, StreamMeter, direction_quality, participant_quality
 from core.tasks import TaskSet
@@ -150,14 +159,22 @@ class _Outbound:
 
 @dataclass(eq=False)
 class _Session:
+    """One of a participant's two connections; ``negotiation`` exists while its pc does."""
+
     id: str
-    pc: RTCPeerConnection | None = None
-    revision: int = 0
-    last: p.Description | None = None  # the server's last description (answer or offer)
+    negotiation: Negotiation | None = None
+    #: Held while the forwarding changes the connection's transceivers, and while it offers.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    awaiting_answer: bool = False
-    needs_offer: bool = False
+    #: Whether the last offer carried an m=application section (data channels need no re-offer then).
     offered_sctp: bool = False
+
+    @property
+    def pc(self) -> RTCPeerConnection | None:
+        return self.negotiation.pc if self.negotiation is not None else None
+
+    @property
+    def last(self) -> p.Description | None:
+        return self.negotiation.last if self.negotiation is not None else None
 
 
 @dataclass(eq=False)
@@ -167,6 +184,7 @@ class _Peer:
     sub: _Session
     msp_requested: tuple[str, ...] = ()
     inbound: dict[str, _Inbound] = field(default_factory=dict)
+    by_receiver: dict[Any, _Inbound] = field(default_factory=dict)  # the publish pc's receivers
     data_in: dict[str, RTCDataChannel] = field(default_factory=dict)
     outbound: dict[tuple[str, str], _Outbound] = field(default_factory=dict)
     data_out: dict[tuple[str, str], RTCDataChannel] = field(default_factory=dict)
@@ -352,70 +370,81 @@ class Forwarder(MediaBackend):
 
     async def _answer_publish(self, peer: _Peer, offer: p.Description) -> None:
         session = peer.pub
-        async with session.lock:
-            if peer.closed or offer.revision <= session.revision:
-                return
-            if session.pc is None:
-                session.pc = self._new_pc()
-                self._wire_publish(peer, session.pc)
-            pc = session.pc
-            error: TwilioError | None = None
-            sdp = offer.sdp or ""
-            if not _codecs_allowed(sdp, self._view.video_codecs()):
-                error = MediaNoSupportedCodecError()
-            else:
-                try:
-                    if not sdp.startswith("v=0"):
-                        raise ValueError("not a session description")
-                    sdp = _restrict_video_codecs(sdp, self._view.video_codecs())
-                    await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
-                except Exception as exc:  # aiortc raises several types for a bad SDP
-                    log.info("%s: cannot apply publish offer: %s", peer.sid, exc)
-                    error = MediaServerRemoteDescFailedError()
-            if error is None:
-                try:
-                    await pc.setLocalDescription(await pc.createAnswer())
-                except Exception as exc:
-                    log.info("%s: cannot answer publish offer: %s", peer.sid, exc)
-                    error = MediaServerLocalDescFailedError()
-            if error is not None:
-                self._send(peer.sid, [_close(session.id, offer.revision + 1)])
-                session.pc = None
-                await pc.close()
-                self._fail(peer.sid, error)
-                return
-            session.revision = offer.revision
-            session.last = p.Description(type="answer", revision=offer.revision, sdp=pc.localDescription.sdp)
-            start_pending_media(pc)
-        self._send(peer.sid, [p.PeerConnectionMessage(id=session.id, description=session.last)])
+        if peer.closed:
+            return
+        if session.negotiation is None:
+            pc = self._new_pc()
+            session.negotiation = Negotiation(session.id, pc, offerer=False,
+                                              on_media=lambda line, t: self._inbound_media(peer, line, t))
+            self._wire_publish(peer, pc)
+        negotiation = session.negotiation
+        allowed = self._view.video_codecs()
+
+        def rewrite(offer_sdp: Any) -> str:
+            if not codecs_allowed(offer_sdp, allowed):
+                raise MediaNoSupportedCodecError()
+            return str(offer_sdp) if restrict_video_codecs(offer_sdp, allowed) else offer.sdp or ""
+
+        error: TwilioError | None = None
+        try:
+            answer = await negotiation.answer(offer, rewrite=rewrite)
+        except TwilioError as exc:
+            error = exc
+        except DescriptionError as exc:
+            log.info("%s: %s", peer.sid, exc)
+            error = MediaServerLocalDescFailedError() if exc.local else MediaServerRemoteDescFailedError()
+        if error is not None:
+            self._send(peer.sid, [_close(session.id, offer.revision + 1)])
+            session.negotiation = None
+            await negotiation.pc.close()
+            self._fail(peer.sid, error)
+            return
+        if answer is not None:
+            start_pending_media(negotiation.pc)
+            self._send(peer.sid, [p.PeerConnectionMessage(id=session.id, description=answer)])
+
+    def _inbound_media(self, peer: _Peer, line: RemoteMediaLine, transceiver: Any) -> None:
+        """The publisher sends ``line.track_id`` on this m-line (new, or a recycled transceiver).
+
+        Kept under the publisher's own SID: only a subscription to (this publisher, this track
+        id) ever forwards it, so media labelled with another participant's id goes nowhere."""
+        if peer.closed or not line.track_id:
+            return
+        codec = transceiver._codecs[0] if transceiver._codecs else None
+        if codec is None:
+            return
+        for track_id, old in list(peer.inbound.items()):
+            if old.receiver is transceiver.receiver or track_id == line.track_id:
+                del peer.inbound[track_id]
+                for ft in list(old.subscribers):
+                    ft.stop()
+        inbound = _Inbound(self, peer.sid, line.track_id, line.kind, transceiver.receiver, codec.mimeType,
+                           codec.clockRate, codec.parameters)
+        peer.by_receiver[transceiver.receiver] = inbound
+        if line.kind == "audio":
+            sid = peer.sid
+            detector = self.detector
+            rtp_hooks.set_level_callback(transceiver.receiver, lambda dbov: detector.add(sid, dbov, time.monotonic()))
+        peer.inbound[line.track_id] = inbound
+        self.room_changed()
 
     def _wire_publish(self, peer: _Peer, pc: RTCPeerConnection) -> None:
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
+            # Pass-through must be in place before aiortc starts the receiver (right after
+            # setRemoteDescription); which published track it carries is known once the
+            # description is applied (``_inbound_media``), until then frames are dropped.
             transceiver = next((t for t in pc.getTransceivers() if t.receiver.track is track), None)
-            if transceiver is None or peer.closed:
-                return
-            codec = transceiver._codecs[0] if transceiver._codecs else None
-            if codec is None:
-                return
-            inbound = _Inbound(self, peer.sid, track.id, track.kind, transceiver.receiver, codec.mimeType,
-                               codec.clockRate, codec.parameters)
-            pass_through_receiver(transceiver.receiver, inbound.deliver)
-            if track.kind == "audio":
-                sid = peer.sid
-                detector = self.detector
-                rtp_hooks.set_level_callback(transceiver.receiver,
-                                             lambda dbov: detector.add(sid, dbov, time.monotonic()))
-            old = peer.inbound.get(track.id)
-            peer.inbound[track.id] = inbound
-            if old is not None:
-                for ft in list(old.subscribers):
-                    ft.stop()
-            self.room_changed()
+            if transceiver is not None:
+                receiver = transceiver.receiver
+                pass_through_receiver(receiver, lambda codec, packet: self._deliver(peer, receiver, codec, packet))
 
         @pc.on("datachannel")
         def _on_datachannel(channel: RTCDataChannel) -> None:
             label = channel.label
+            if label in MSP_CHANNELS:
+                log.warning("%s: a data channel named like a media-signaling channel (%s) ignored", peer.sid, label)
+                return
             peer.data_in[label] = channel
 
             @channel.on("message")
@@ -433,12 +462,19 @@ class Forwarder(MediaBackend):
 
             self.room_changed()
 
+    @staticmethod
+    def _deliver(peer: _Peer, receiver: Any, codec: Any, packet: Any) -> None:
+        inbound = peer.by_receiver.get(receiver)
+        if inbound is not None:
+            inbound.deliver(codec, packet)
+
     async def _close_publish(self, peer: _Peer) -> None:
-        pc, peer.pub.pc = peer.pub.pc, None
+        pc, peer.pub.negotiation = peer.pub.pc, None
         for inbound in peer.inbound.values():
             for track in list(inbound.subscribers):
                 track.stop()
         peer.inbound.clear()
+        peer.by_receiver.clear()
         peer.data_in.clear()
         self.room_changed()
         if pc is not None:
@@ -447,9 +483,9 @@ class Forwarder(MediaBackend):
     # --- subscribe connection (server → client) ---------------------------------------
 
     def _ensure_subscribe(self, peer: _Peer) -> RTCPeerConnection:
-        if peer.sub.pc is None:
-            peer.sub.pc = self._new_pc()
-        return peer.sub.pc
+        if peer.sub.negotiation is None:
+            peer.sub.negotiation = Negotiation(peer.sub.id, self._new_pc(), offerer=True)
+        return peer.sub.negotiation.pc
 
     def _open_msp(self, peer: _Peer, pc: RTCPeerConnection) -> None:
         """The MSP channels, created *after* the first transceivers.
@@ -469,7 +505,7 @@ class Forwarder(MediaBackend):
         @channel.on("open")
         def _on_open() -> None:
             if name == "active_speaker" and self.dominant_speaker is not None:
-                _send_json(channel, {"type": "active_speaker", "participant": self.dominant_speaker})
+                send_json(channel, {"type": "active_speaker", "participant": self.dominant_speaker})
             elif name == "network_quality":
                 peer.last_nq = None
 
@@ -487,54 +523,50 @@ class Forwarder(MediaBackend):
                 peer.last_nq = None
 
     def _renegotiate(self, peer: _Peer) -> None:
-        peer.sub.needs_offer = True
-        self._spawn(self._offer_subscribe(peer))
+        if peer.sub.negotiation is not None:
+            peer.sub.negotiation.needs_offer = True
+            self._spawn(self._offer_subscribe(peer))
 
     async def _offer_subscribe(self, peer: _Peer) -> None:
         session = peer.sub
-        async with session.lock:
-            pc = session.pc
-            if peer.closed or pc is None or session.awaiting_answer or not session.needs_offer:
+        async with session.lock:  # transceivers never change while an offer is made
+            negotiation = session.negotiation
+            if peer.closed or negotiation is None:
                 return
-            session.needs_offer = False
             try:
-                await pc.setLocalDescription(await pc.createOffer())
-            except Exception as exc:
-                log.warning("%s: cannot create subscribe offer: %s", peer.sid, exc)
+                offer = await negotiation.offer()
+            except DescriptionError as exc:
+                log.warning("%s: %s", peer.sid, exc)
                 return
-            session.revision += 1
-            session.awaiting_answer = True
-            session.offered_sctp = "m=application" in pc.localDescription.sdp
-            session.last = p.Description(type="offer", revision=session.revision, sdp=pc.localDescription.sdp)
-        self._send(peer.sid, [p.PeerConnectionMessage(id=session.id, description=session.last)])
+            if offer is None:
+                return
+            session.offered_sctp = "m=application" in (offer.sdp or "")
+        self._send(peer.sid, [p.PeerConnectionMessage(id=session.id, description=offer)])
 
     async def _apply_answer(self, peer: _Peer, answer: p.Description) -> None:
         session = peer.sub
         async with session.lock:
-            pc = session.pc
-            if pc is None or not session.awaiting_answer or answer.revision != session.revision:
-                log.debug("%s: stale subscribe answer %d (at %d, awaiting %s)", peer.sid, answer.revision,
-                          session.revision, session.awaiting_answer)
-                return  # stale
-            try:
-                await pc.setRemoteDescription(RTCSessionDescription(answer.sdp or "", "answer"))
-            except Exception as exc:
-                log.info("%s: cannot apply subscribe answer: %s", peer.sid, exc)
+            negotiation = session.negotiation
+            if negotiation is None:
                 return
-            session.awaiting_answer = False
-            start_pending_media(pc)
-        if session.needs_offer:
+            try:
+                if not await negotiation.accept_answer(answer):
+                    return
+            except DescriptionError as exc:
+                log.info("%s: %s", peer.sid, exc)
+                return
+            start_pending_media(negotiation.pc)
+        if negotiation.needs_offer:
             self._spawn(self._offer_subscribe(peer))
 
     async def _close_subscribe(self, peer: _Peer) -> None:
-        pc, peer.sub.pc = peer.sub.pc, None
+        pc, peer.sub.negotiation = peer.sub.pc, None
         for out in peer.outbound.values():
             out.inbound.subscribers.discard(out.track)
             out.track.stop()
         peer.outbound.clear()
         peer.data_out.clear()
         peer.msp.clear()
-        peer.sub.awaiting_answer = False
         if pc is not None:
             await pc.close()
 
@@ -631,7 +663,7 @@ class Forwarder(MediaBackend):
             out.track.stop()
         peer.outbound.clear()
         for session in (peer.pub, peer.sub):
-            pc, session.pc = session.pc, None
+            pc, session.negotiation = session.pc, None
             if pc is not None:
                 await pc.close()
 
@@ -665,7 +697,7 @@ class Forwarder(MediaBackend):
         for peer in self._peers.values():
             channel = peer.msp.get("active_speaker")
             if channel is not None:
-                _send_json(channel, message)
+                send_json(channel, message)
 
     async def _score_quality(self, now: float) -> None:
         watchers = [q for q in self._peers.values() if "network_quality" in q.msp]
@@ -688,7 +720,7 @@ class Forwarder(MediaBackend):
                        "remotes": remotes}
             if message != q.last_nq:
                 q.last_nq = message
-                _send_json(channel, message)
+                send_json(channel, message)
 
     async def _directions(self, peer: _Peer, now: float) -> dict[str, dict[str, DirectionQuality]]:
         published = self._view.published_media(peer.sid)
@@ -746,77 +778,12 @@ class Forwarder(MediaBackend):
 
 
 def _server_configuration() -> RTCConfiguration:
-    """No ICE servers (never the public STUN default) and max-bundle.
-
-    aiortc's default "balanced" policy gives the second transceiver of a kind in a first
-    offer the first one's (audio or video) transport, marks it bundled, and then does not
-    move it onto the BUNDLE transport the answer settles on: its media never flows. With
-    max-bundle every transceiver shares one transport from the start.
-    """
-    return RTCConfiguration(iceServers=loopback.rtc_configuration().iceServers,
-                            bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    """No ICE servers (never the public STUN default) and max-bundle (``negotiation.max_bundle``)."""
+    return max_bundle(loopback.rtc_configuration())
 
 
 def _close(pc_id: str, revision: int) -> p.PeerConnectionMessage:
     return p.PeerConnectionMessage(id=pc_id, description=p.Description(type="close", revision=revision))
-
-
-def _send_json(channel: RTCDataChannel, message: dict[str, Any]) -> None:
-    if channel.readyState == "open":
-        try:
-            channel.send(json.dumps(message))
-        except Exception as exc:  # a channel closing under us
-            log.debug("MSP send failed: %s", exc)
-
-
-def _codecs_allowed(sdp: str, allowed: list[str]) -> bool:
-    """Every sending video section of ``sdp`` offers at least one of the room's codecs."""
-    wanted = {c.lower() for c in allowed}
-    for section in sdp.replace("\r\n", "\n").split("\nm=")[1:]:
-        lines = section.split("\n")
-        if not lines[0].startswith("video") or lines[0].split()[1:2] == ["0"]:
-            continue
-        if any(line in ("a=recvonly", "a=inactive") for line in lines):
-            continue
-        names = {line.split()[1].split("/")[0].lower() for line in lines if line.startswith("a=rtpmap:")}
-        if not names & wanted:
-            return False
-    return True
-
-
-def _restrict_video_codecs(sdp: str, allowed: list[str]) -> str:
-    """The offer with its video sections cut down to the room's codecs (and their RTX), so the
-    answer — and so what the publisher sends — honours ``VideoCodecs``."""
-    wanted = {c.lower() for c in allowed}
-    head, *sections = sdp.split("\r\nm=")
-    out = [head]
-    for section in sections:
-        lines = section.split("\r\n")
-        words = lines[0].split()
-        if words[0] != "video":
-            out.append(section)
-            continue
-        names = {ln.split()[0][len("a=rtpmap:"):]: ln.split()[1].split("/")[0].lower()
-                 for ln in lines if ln.startswith("a=rtpmap:")}
-        keep = {pt for pt, name in names.items() if name in wanted}
-        for ln in lines:  # RTX of a kept codec
-            if ln.startswith("a=fmtp:") and "apt=" in ln:
-                pt, apt = ln.split()[0][len("a=fmtp:"):], ln.split("apt=")[1].split(";")[0]
-                if names.get(pt) == "rtx" and apt in keep:
-                    keep.add(pt)
-        if not keep:
-            out.append(section)
-            continue
-
-        def dropped(ln: str) -> bool:
-            for prefix in ("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"):
-                if ln.startswith(prefix):
-                    return ln[len(prefix):].split()[0] not in keep
-            return False
-
-        first = " ".join(words[:3] + [pt for pt in words[3:] if pt in keep])
-        out.append("\r\n".join([first] + [ln for ln in lines[1:] if not dropped(ln)]))
-    return "\r\nm=".join(out)
 
 
 def _codec_preferences(inbound: _Inbound) -> list[Any]:

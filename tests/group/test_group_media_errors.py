@@ -91,3 +91,13 @@ async def test_the_rooms_video_codecs_are_what_publishers_send(server, join) -> 
     await until(lambda: video.is_started)
     stats = [s for r in await bob.get_stats() for s in r.remote_video_track_stats]
     assert [s.codec for s in stats] == ["H264"]  # aiortc would have picked VP8, first in its offer
+
+
+async def test_an_offer_with_lf_line_endings_is_checked_all_the_same(server) -> None:  # type: ignore[no-untyped-def]
+    """The codec check reads parsed SDP: LF-only lines used to slip past it unrestricted."""
+    async def lf_only() -> str:
+        return (await _vp8_only_offer()).replace("\r\n", "\n")
+
+    await _room(server, "h264-lf", VideoCodecs="H264")
+    error = await _publish_with_offer(server, "h264-lf", lf_only)
+    assert error is not None and error.code == 53404, error

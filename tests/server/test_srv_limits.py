@@ -237,10 +237,10 @@ async def test_track_caps(server_factory) -> None:  # type: ignore[no-untyped-de
         ca = await a.connect(s.token("a"), "r1", tracks=[track("1"), track("2"), track("3")])
         assert [(t.state, t.error.code if t.error else None) for t in ca.published.tracks] == [
             ("ready", None), ("ready", None), ("failed", 53203)]
-        cb = await b.connect(s.token("b"), "r1", tracks=[track("1"), track("2")])
+        cb = await b.connect(s.token("b"), "r1", tracks=[track("4"), track("5")])
         assert [(t.state, t.error.code if t.error else None) for t in cb.published.tracks] == [
             ("ready", None), ("failed", 53203)]  # room holds 3
-        cc = await c.connect(s.token("c"), "r2", tracks=[track("1"), track("2")])
+        cc = await c.connect(s.token("c"), "r2", tracks=[track("6"), track("7")])
         assert [(t.state, t.error.code if t.error else None) for t in cc.published.tracks] == [
             ("ready", None), ("failed", 53305)]  # server holds 4
         for cl in (a, b, c):
