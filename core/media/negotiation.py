@@ -14,8 +14,10 @@ when a recycled transceiver's msid changes). ``on_media(RemoteMediaLine, transce
 fires for every m-line whose sending track id is new or changed, only on connections the
 other side offers (the remote's media rides on its own connection).
 
-Descriptions are parsed with aiortc's own ``sdp`` module (so LF-only SDP reads as CRLF),
-and :func:`restrict_video_codecs` rewrites a parsed offer rather than cutting strings.
+Every video receiver gets a ``frames.FrameAssembler`` (frames released the moment they are
+complete, a keyframe asked for at once after a gap). Descriptions are parsed with aiortc's
+own ``sdp`` module (so LF-only SDP reads as CRLF), and :func:`restrict_video_codecs`
+rewrites a parsed offer rather than cutting strings.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCDataChannel, RTCPeerCon
 from aiortc import sdp as aiortc_sdp
 
 from .. import protocol as p
-from . import keep_negotiated
+from . import frames, keep_negotiated
 
 keep_negotiated.install()
 
@@ -165,6 +167,14 @@ class Negotiation:
         self.last: p.Description | None = None
         self._on_media = on_media
         self._remote_tracks: dict[str, str | None] = {}  # mid → the track id last delivered
+
+        @pc.on("track")
+        def _assemble_frames(track: Any) -> None:
+            # Before the receiver's first packet: frames released when complete (frames.py).
+            if track.kind == "video":
+                for transceiver in pc.getTransceivers():
+                    if transceiver.receiver.track is track:
+                        frames.install(transceiver.receiver)
 
     # --- offering (we own the connection) --------------------------------------------
 

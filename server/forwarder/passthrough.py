@@ -44,30 +44,11 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender
 
+from core.media.frames import is_keyframe
+
 __all__ = ["ForwardTrack", "Packer", "is_keyframe", "pass_through_receiver", "pass_through_sender"]
 
 Deliver = Callable[[Any, av.Packet], None]
-
-
-def is_keyframe(mime: str, data: bytes) -> bool:
-    """Whether an encoded frame (as aiortc depayloads it) starts a decodable picture."""
-    mime = mime.lower()
-    if not data:
-        return False
-    if mime == "video/vp8":
-        return (data[0] & 0x01) == 0  # VP8 frame tag: P bit clear = key frame
-    if mime == "video/h264":
-        i = 0
-        n = len(data)
-        while True:
-            i = data.find(b"\x00\x00\x01", i)
-            if i < 0 or i + 3 >= n:
-                return False
-            nal_type = data[i + 3] & 0x1F
-            if nal_type in (5, 7):  # IDR slice or SPS
-                return True
-            i += 3
-    return True  # audio: every packet stands alone
 
 
 class _PassThroughQueue:

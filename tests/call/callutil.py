@@ -107,3 +107,27 @@ async def joiner(server: Any, default_room: str) -> AsyncIterator[JoinFn]:
         for joined in rooms:
             joined.disconnect()
         await asyncio.sleep(0.3)  # let bye and peer-connection teardown finish
+
+
+async def recovery_after_outage(join: JoinFn, outage: float, *, width: int = 160, height: int = 120,
+                                fps: float = 10) -> float:
+    """Seconds from the end of an ``outage`` (all of a publisher's RTP dropped) to the
+    subscriber's next decoded frame; the media path must heal by itself."""
+    from core.media.faults import outgoing_loss
+
+    publisher = await join("publisher", tracks=[camera("publisher", width, height, fps)])
+    viewer = await join("viewer")
+    await until(lambda: subscribed(viewer, "publisher", "video"))
+    frames = FrameLog()
+    subscribed(viewer, "publisher", "video").add_sink(frames)
+    await until(lambda: len(frames.times) >= 5)
+    loss = outgoing_loss(publisher)
+    loss.set_fraction(1.0)
+    await asyncio.sleep(0.5)  # frames in flight land
+    before = len(frames.times)
+    await asyncio.sleep(outage - 0.5)
+    assert len(frames.times) == before, "frames got through the outage"
+    loss.set_fraction(0.0)
+    restored = time.monotonic()
+    await until(lambda: frames.count_since(restored) > 0, timeout=outage + 30)
+    return next(t for t in frames.times if t >= restored) - restored

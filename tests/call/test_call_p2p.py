@@ -243,3 +243,11 @@ async def test_max_video_bitrate_caps_what_is_sent_and_set_parameters_applies_mi
     free.local_participant.set_parameters({"max_video_bitrate": 300_000})
     await asyncio.sleep(1.0)
     assert await sent_kbps(free) < 300 * 1.25
+
+
+async def test_video_heals_right_after_a_media_outage(join) -> None:  # type: ignore[no-untyped-def]
+    """aiortc's own buffer waited for 512 newer packets (~7 s here); one keyframe request now."""
+    from callutil import recovery_after_outage
+
+    # 3 s at 320x240@30 drops more packets than the sender keeps for retransmission (128).
+    assert await recovery_after_outage(join, 3.0, width=320, height=240, fps=30) < 1.5

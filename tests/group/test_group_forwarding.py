@@ -124,3 +124,11 @@ async def test_unpublish_rules_and_leave_tear_forwarding_down(join, server) -> N
     await until(lambda: server.registry.find_room("group") is None)
     await until(lambda: not forwarder.tasks(), timeout=5)
     await until(lambda: len(media_tasks()) <= baseline, timeout=10)
+
+
+async def test_video_heals_right_after_a_media_outage(join) -> None:  # type: ignore[no-untyped-def]
+    """Both hops heal: the forwarder's receiver asks the publisher for a keyframe at once."""
+    from callutil import recovery_after_outage
+
+    # 3 s at 320x240@30 drops more packets than the sender keeps for retransmission (128).
+    assert await recovery_after_outage(join, 3.0, width=320, height=240, fps=30) < 1.5
