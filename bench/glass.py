@@ -1,9 +1,10 @@
-"""Glass-to-glass latency over a bare aiortc pair: aiortc's jitter buffer vs ``FrameAssembler``.
+"""Glass-to-glass latency: a bare aiortc pair (aiortc's jitter buffer, and ``FrameAssembler``)
+and Confab calls through an in-process confab-server (peer-to-peer and group rooms).
 
 A stamped synthetic source (capture time written into the pixels, ``core.media.stamp``) is
-sent over a loopback aiortc pair; the receiver decodes it and reads the stamp back. Each run
-alternates the two receive paths, so machine noise hits both alike. Prints one JSON object:
-median and p90 latency per path, frames read, and the ratio of the medians.
+sent; the receiver decodes it and reads the stamp back. Each run goes through every path in
+turn, so machine noise hits all alike. Prints one JSON object: median and p90 latency per
+path, frames read, and the ratios of the medians to the bare aiortc pair's.
 
     .venv/bin/python bench/glass.py [--seconds 6] [--runs 3] [--width 640 --height 480 --fps 30]
 """
@@ -15,6 +16,7 @@ import asyncio
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,12 @@ from aiortc import RTCPeerConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core import LocalVideoTrack, connect  # noqa: E402
 from core.media import frames  # noqa: E402
 from core.media.loopback import loopback_only, rtc_configuration  # noqa: E402
 from core.media.sources import SyntheticVideoSource  # noqa: E402
 from core.media.stamp import read_stamp  # noqa: E402
+from server.app import start_server  # noqa: E402
 
 
 async def one_run(assembler: bool, seconds: float, width: int, height: int, fps: float) -> list[int]:
@@ -60,6 +64,35 @@ async def one_run(assembler: bool, seconds: float, width: int, height: int, fps:
     return latencies[int(fps):]  # the first second warms the encoder up
 
 
+async def confab_run(server: Any, room_type: str, n: int, seconds: float, width: int, height: int,
+                     fps: float) -> list[int]:
+    room_name = f"glass-{room_type}-{n}"  # an ad-hoc room of the server's default type
+    publisher = await connect(server.token("pub", room_name), url=server.url, name=room_name,
+                              tracks=[LocalVideoTrack(SyntheticVideoSource(width, height, fps, label="glass"))])
+    viewer = await connect(server.token("view", room_name), url=server.url, name=room_name, tracks=[])
+    latencies: list[int] = []
+
+    def sink(frame: Any) -> None:
+        stamp = read_stamp(frame)
+        if stamp is not None:
+            latencies.append(int(time.time() * 1000) - stamp.timestamp_ms)
+
+    try:
+        deadline = time.monotonic() + 10
+        while not any(pub.is_subscribed for p in viewer.participants.values() for pub in p.video_tracks.values()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("no subscription")
+            await asyncio.sleep(0.01)
+        track = next(pub.track for p in viewer.participants.values() for pub in p.video_tracks.values())
+        track.add_sink(sink)
+        await asyncio.sleep(seconds)
+    finally:
+        viewer.disconnect()
+        publisher.disconnect()
+        await asyncio.sleep(0.3)
+    return latencies[int(fps):]
+
+
 def summary(values: list[int]) -> dict[str, Any]:
     values = sorted(values)
     return {"frames": len(values), "median_ms": statistics.median(values) if values else None,
@@ -74,14 +107,24 @@ async def main() -> None:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--fps", type=float, default=30.0)
     args = parser.parse_args()
-    results: dict[str, list[int]] = {"aiortc": [], "assembler": []}
-    with loopback_only():
-        for _ in range(args.runs):
-            for name in results:
-                results[name] += await one_run(name == "assembler", args.seconds, args.width, args.height, args.fps)
-    out = {name: summary(values) for name, values in results.items()}
-    a, b = out["aiortc"]["median_ms"], out["assembler"]["median_ms"]
-    out["median_ratio"] = round(b / a, 3) if a and b else None
+    results: dict[str, list[int]] = {"aiortc": [], "assembler": [], "confab-p2p": [], "confab-group": []}
+    size = (args.seconds, args.width, args.height, args.fps)
+    with loopback_only(), tempfile.TemporaryDirectory() as tmp:
+        servers = {kind: await start_server(port=0, data_dir=Path(tmp) / kind, dev=True, default_room_type=kind)
+                   for kind in ("peer-to-peer", "group")}
+        try:
+            for n in range(args.runs):
+                results["aiortc"] += await one_run(False, *size)
+                results["assembler"] += await one_run(True, *size)
+                results["confab-p2p"] += await confab_run(servers["peer-to-peer"], "p2p", n, *size)
+                results["confab-group"] += await confab_run(servers["group"], "group", n, *size)
+        finally:
+            for server in servers.values():
+                await server.close()
+    out: dict[str, Any] = {name: summary(values) for name, values in results.items()}
+    base = out["aiortc"]["median_ms"]
+    out["median_ratio_to_aiortc"] = {name: round(out[name]["median_ms"] / base, 3) if base and out[name]["median_ms"]
+                                     else None for name in results}
     out["setup"] = {"width": args.width, "height": args.height, "fps": args.fps, "codec": "VP8",
                     "seconds_per_run": args.seconds, "runs": args.runs}
     print(json.dumps(out))
