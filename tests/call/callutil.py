@@ -110,17 +110,27 @@ async def joiner(server: Any, default_room: str) -> AsyncIterator[JoinFn]:
 
 
 async def recovery_after_outage(join: JoinFn, outage: float, *, width: int = 160, height: int = 120,
-                                fps: float = 10) -> float:
+                                fps: float = 10) -> tuple[float, int]:
     """Seconds from the end of an ``outage`` (all of a publisher's RTP dropped) to the
-    subscriber's next decoded frame; the media path must heal by itself."""
+    subscriber's next decoded frame — the media path must heal by itself — and how many
+    keyframe requests (PLI/FIR on the wire) reached the publisher's video sender meanwhile."""
     from core.media.faults import outgoing_loss
 
-    publisher = await join("publisher", tracks=[camera("publisher", width, height, fps)])
+    cam = camera("publisher", width, height, fps)
+    # A bitrate cap under what the link estimate allows keeps the encoder's target steady:
+    # aiortc re-creates its encoder (a keyframe for free) when the target moves by 10 %.
+    publisher = await join("publisher", tracks=[cam], max_video_bitrate=300_000)
     viewer = await join("viewer")
     await until(lambda: subscribed(viewer, "publisher", "video"))
     frames = FrameLog()
     subscribed(viewer, "publisher", "video").add_sink(frames)
     await until(lambda: len(frames.times) >= 5)
+    requests: list[float] = []
+    for session in publisher._signaling.media.mesh.sessions().values():
+        sender = session.transceivers[cam.id].sender if cam.id in session.transceivers else None
+        if sender is not None:  # aiortc calls it for each PLI/FIR its RTCP receives
+            original = sender._send_keyframe
+            sender._send_keyframe = lambda original=original: (requests.append(time.monotonic()), original())
     loss = outgoing_loss(publisher)
     loss.set_fraction(1.0)
     await asyncio.sleep(0.5)  # frames in flight land
@@ -130,4 +140,5 @@ async def recovery_after_outage(join: JoinFn, outage: float, *, width: int = 160
     loss.set_fraction(0.0)
     restored = time.monotonic()
     await until(lambda: frames.count_since(restored) > 0, timeout=outage + 30)
-    return next(t for t in frames.times if t >= restored) - restored
+    first = next(t for t in frames.times if t >= restored)
+    return first - restored, sum(1 for t in requests if restored <= t <= first)
