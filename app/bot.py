@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 
 from core import LocalAudioTrack, LocalDataTrack, LocalVideoTrack, Room, TwilioError, connect
+from core.dev_token import DevTokenRefused, DevTokenUnreachable, fetch_dev_token
 from core.media.faults import outgoing_loss
 from core.media.sources import SyntheticAudioSource, SyntheticVideoSource
 from core.media.stamp import read_stamp
@@ -35,16 +36,6 @@ log = logging.getLogger("confab.bot")
 
 ACTIONS = ("speak", "silence", "mute-audio", "unmute-audio", "pause-video", "resume-video", "say", "loss",
            "leave")
-
-
-async def dev_token(url: str, identity: str, room: str | None) -> str:
-    """A token from a ``confab-server --dev`` (``POST /dev/token``)."""
-    async with aiohttp.ClientSession() as http:
-        async with http.post(url.rstrip("/") + "/dev/token", json={"identity": identity, "room": room}) as resp:
-            body = await resp.json(content_type=None)
-            if resp.status != 200:
-                raise TwilioError(int(body.get("code", 0)), body.get("message", "dev token refused"))
-            return str(body["token"])
 
 
 @dataclass
@@ -129,13 +120,21 @@ class Bot:
     async def run(self) -> int:
         args = self.args
         try:
-            token = args.token or await dev_token(args.url, args.identity, args.room)
+            token = args.token or await fetch_dev_token(args.url, args.identity, args.room)
             self.room = await connect(token, url=args.url, name=args.room, tracks=self.tracks(),
                                       dominant_speaker=True, network_quality=True)
         except TwilioError as err:
             self.emit("error", code=err.code, message=err.message)
             return 2
-        except (aiohttp.ClientError, OSError, ValueError, KeyError) as exc:  # no server there / not --dev
+        except DevTokenRefused as exc:
+            hint = "it is not a 'confab-server --dev': pass --token (confab-server token --data-dir …)"
+            self.emit("error", code=0, message=f"{exc}: {hint}")
+            print(f"confab-bot: {exc}: {hint}", file=sys.stderr)
+            return 2
+        except DevTokenUnreachable as exc:
+            self.emit("error", code=53000, message=str(exc))
+            return 2
+        except (aiohttp.ClientError, OSError, ValueError, KeyError) as exc:  # no server there
             self.emit("error", code=53000, message=f"cannot reach {args.url}: {exc}")
             return 2
         room = self.room
@@ -293,7 +292,10 @@ class Bot:
 
 
 def parser() -> argparse.ArgumentParser:
+    from core.version import version_line
+
     ap = argparse.ArgumentParser(prog="confab-bot", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--version", action="version", version=version_line("confab-bot"))
     ap.add_argument("--url", required=True, help="server, e.g. http://127.0.0.1:7880")
     ap.add_argument("--token", help="access token (else --identity/--room against a --dev server)")
     ap.add_argument("--room", help="room name")

@@ -4,6 +4,7 @@
     confab join --url http://127.0.0.1:7880 --room standup --name Ada   # token from a --dev server
     confab join --url http://127.0.0.1:7880 --token JWT
     confab demo                                        # embedded server + three bots
+    confab open 'http://host:7880/join/standup?token=…' # an invite link: the join screen, filled in
 
 ``join`` and ``demo`` (and the bare command) accept ``--screenshot PATH --quit-after S``: after
 S seconds save a capture of the window to PATH, leave cleanly and exit 0 (for headless QA with
@@ -44,14 +45,21 @@ def _common(subcommand: bool) -> argparse.ArgumentParser:
 
 
 def parser() -> argparse.ArgumentParser:
+    from core.version import version_line
+
     ap = argparse.ArgumentParser(prog="confab", parents=[_common(False)],
                                  description="Confab: desktop video conferencing")
-    sub = ap.add_subparsers(dest="command", metavar="{join,demo}")
+    ap.add_argument("--version", action="version", version=version_line("confab"))
+    sub = ap.add_subparsers(dest="command", metavar="{join,open,demo}")
     join = sub.add_parser("join", parents=[_common(True)], help="join a room right away")
     join.add_argument("--url", required=True, help="room server, e.g. http://127.0.0.1:7880")
     join.add_argument("--token", help="access token or invite link")
     join.add_argument("--room", help="room name (with --name: token from a --dev server)")
     join.add_argument("--name", help="your name (identity)")
+    open_ = sub.add_parser("open", parents=[_common(True)],
+                           help="the join screen filled in from an invite link (what a browser opens)")
+    open_.add_argument("link", nargs="?", help="(none: just the join screen) "
+                       "confab://join?… or http(s)://host:port/join/ROOM[?token=…]")
     demo = sub.add_parser("demo", parents=[_common(True)], help="a local server, three bots and you")
     demo.add_argument("--bots", type=int, default=3, choices=range(0, 4), metavar="N",
                       help="number of bots (0-3, default 3)")
@@ -61,6 +69,13 @@ def parser() -> argparse.ArgumentParser:
 def _check(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.command == "join" and not args.token and not (args.room and args.name):
         ap.error("join needs --token, or --room and --name")
+    if args.command == "open" and args.link:
+        from ui.invite import InviteError, parse_invite
+
+        try:
+            parse_invite(args.link)
+        except InviteError as exc:
+            ap.error(f"not an invite link: {exc}")
     if args.quit_after is not None and args.quit_after < 0:
         ap.error("--quit-after must be >= 0")
     if args.screenshot is not None and args.quit_after is None:
@@ -91,13 +106,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"confab: no display; running offscreen and saving the window to {args.live_capture} "
                   f"every {LIVE_CAPTURE_S:g} s (Ctrl+C to stop)", flush=True)
 
-    import qasync
-    from PySide6.QtWidgets import QApplication
+    try:
+        import qasync
+        from PySide6.QtWidgets import QApplication
+    except ImportError as exc:
+        print(f"confab: the desktop app needs its ui extra ({exc.name or exc} is missing): "
+              "pip install 'confab[ui]'", file=sys.stderr)
+        return 1
 
     from ui.resources import load_stylesheet
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "confab"])
     app.setApplicationName("Confab")
+    app.setDesktopFileName("confab")  # resources/confab.desktop
+    from PySide6.QtGui import QIcon
+
+    from ui.resources import resources_dir
+
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "confab.svg")))
     app.setQuitOnLastWindowClosed(False)  # the coroutine below decides when to stop
     app.setStyleSheet(load_stylesheet())
     loop = qasync.QEventLoop(app)
@@ -128,7 +154,9 @@ async def _run(args: argparse.Namespace) -> int:
     def remember(request: JoinRequest) -> None:
         if demo_mode:
             return  # the demo's server lives only as long as the demo
-        save_settings(Settings(server=request.server, room=request.room, name=request.name,
+        # The room joined (a token's, when the request named none), not only the one typed.
+        room = session.bridge.room_name if session.bridge is not None else request.room
+        save_settings(Settings(server=request.server, room=room, name=request.name,
                                camera_id=request.camera_id, mic_id=request.mic_id,
                                speaker_id=request.speaker_id))
 
@@ -159,6 +187,9 @@ async def _run(args: argparse.Namespace) -> int:
                 # Your synthetic microphone never pauses: unmuted, it would out-talk every bot
                 # and the dominant-speaker highlight would never move. Ctrl+D unmutes.
                 session.bridge.set_mic_muted(True)
+        elif args.command == "open" and args.link:
+            window.join_screen.set_values(token="")
+            window.join_screen.apply_invite(args.link)
         elif args.command == "join":
             window.join_screen.set_values(server=args.url, room=args.room, name=args.name,
                                           token=args.token)
@@ -191,10 +222,10 @@ async def _run(args: argparse.Namespace) -> int:
 def _request(window: Any, url: str, room: str | None, name: str | None, token: str | None) -> Any:
     """A JoinRequest for the command line (token may be an invite link), with the pickers' devices."""
     from ui.invite import InviteError, parse_invite
-    from ui.join import JoinRequest
+    from ui.join import JoinRequest, normalize_server
 
     join = window.join_screen
-    server = url.rstrip("/")
+    server = normalize_server(url)
     if token:
         try:
             invite = parse_invite(token)

@@ -23,6 +23,7 @@ from core.media.loopback import is_loopback_host
 from .callbacks import StatusCallbacks
 from .config import ServerConfig
 from .credentials import Credentials, load_or_create
+from .invite_page import invite_page
 from .rest import RestApi, dev_token
 from .mesh import MediaBackend
 from .rooms import Room, RoomRegistry
@@ -69,6 +70,7 @@ def create_app(state: ServerState) -> web.Application:
     app = web.Application(middlewares=[rest.middleware], client_max_size=1024 * 1024)
     app["confab"] = state
     app.router.add_get("/signaling", handle_signaling)
+    app.router.add_get("/join/{room}", invite_page)  # what an invite link opens in a browser
     app.router.add_routes(rest.routes())
     if state.config.dev:
         app.router.add_post("/dev/token", dev_token)

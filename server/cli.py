@@ -1,4 +1,5 @@
-"""``confab-server``: run the room server, or print a token (``confab-server token ...``)."""
+"""``confab-server``: run the room server, print a token (``confab-server token ...``) or an
+invite link (``confab-server invite --room R``)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,31 @@ def _env_float(name: str, default: float) -> float:
     return float(value) if value else default
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535; 0 picks a free one)")
+    return port
+
+
+def _version(ap: argparse.ArgumentParser) -> None:
+    from core.version import version_line
+
+    ap.add_argument("--version", action="version", version=version_line("confab-server"))
+
+
 def _server_parser() -> argparse.ArgumentParser:
     d = ServerConfig()
     ap = argparse.ArgumentParser(prog="confab-server", description="Confab room server "
                                  "(Twilio Video REST Rooms API and signaling protocol). "
-                                 "`confab-server token --help` mints access tokens.")
+                                 "`confab-server token --help` mints access tokens, "
+                                 "`confab-server invite --help` prints invite links.")
+    _version(ap)
     ap.add_argument("--host", default=d.host, help="address to bind (default %(default)s)")
-    ap.add_argument("--port", type=int, default=d.port, help="port; 0 picks a free one (default %(default)s)")
+    ap.add_argument("--port", type=_port, default=d.port, help="port; 0 picks a free one (default %(default)s)")
     ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("CONFAB_DATA_DIR", "confab-data")),
                     help="SQLite database and credentials (default ./confab-data or $CONFAB_DATA_DIR)")
     ap.add_argument("--dev", action="store_true", help="enable POST /dev/token (demo and tests)")
@@ -57,15 +76,36 @@ def _server_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _token_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="confab-server token",
-                                 description="Print an access token signed with the server's API key.")
-    ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("CONFAB_DATA_DIR", "confab-data")))
-    ap.add_argument("--identity", required=True)
-    ap.add_argument("--room", default=None, help="restrict the token to this room")
+def _key_options(ap: argparse.ArgumentParser) -> None:
+    """The server's credentials: its data directory (never created here) or given outright."""
+    ap.add_argument("--data-dir", type=Path, default=None,
+                    help="the running server's --data-dir (default ./confab-data or $CONFAB_DATA_DIR)")
     ap.add_argument("--ttl", type=int, default=3600, help="seconds (default %(default)s, max 86400)")
     ap.add_argument("--account-sid")
     ap.add_argument("--api-key", metavar="SK…:SECRET")
+    _version(ap)
+
+
+def _token_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="confab-server token",
+                                 description="Print an access token signed with the server's API key.")
+    ap.add_argument("--identity", required=True)
+    ap.add_argument("--room", default=None, help="restrict the token to this room")
+    _key_options(ap)
+    return ap
+
+
+def _invite_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="confab-server invite",
+        description="Print an invite link to a room: http(s)://SERVER/join/ROOM?token=…, which the "
+                    "server answers with a page that opens Confab. The token is for one person "
+                    "(one identity): print one link per guest.")
+    ap.add_argument("--room", required=True, help="the room the link joins")
+    ap.add_argument("--name", default="Guest", help="the guest's name, as others see it (default %(default)s)")
+    ap.add_argument("--url", default=None,
+                    help="the server's address as guests reach it (default http://127.0.0.1:7880)")
+    _key_options(ap)
     return ap
 
 
@@ -82,30 +122,81 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["token"]:
         return _token(argv[1:])
+    if argv[:1] == ["invite"]:
+        return _invite(argv[1:])
     return _serve(argv)
 
 
-def _token(argv: list[str]) -> int:
+def _mint(args: argparse.Namespace, prog: str, identity: str, room: str | None) -> str | None:
+    """A token from the server's stored (or given) key; None (reported) when there is none.
+
+    Without --data-dir (or $CONFAB_DATA_DIR) it never creates credentials: a token signed with a
+    key no server has is refused (20103), so a missing ./confab-data is an error, not a new key.
+    A directory named outright is the server's to be: its key is created if absent."""
     from core.token import AccessToken
 
-    from .credentials import load_or_create
+    from .credentials import FILENAME, load_or_create
 
-    args = _token_parser().parse_args(argv)
     key_sid, key_secret = _split_key(args.api_key)
+    chosen = args.data_dir or os.environ.get("CONFAB_DATA_DIR")
+    data_dir = Path(chosen or "confab-data")
+    given = args.account_sid or key_sid or os.environ.get("CONFAB_API_KEY_SID")
+    if not chosen and not given and not (data_dir / FILENAME).is_file():
+        print(f"{prog}: no server credentials in ./{data_dir}/ (no {FILENAME}): pass the --data-dir "
+              "the server runs with, or --account-sid and --api-key", file=sys.stderr)
+        return None
     try:
-        creds = load_or_create(args.data_dir, account_sid=args.account_sid, api_key_sid=key_sid,
+        creds = load_or_create(data_dir, account_sid=args.account_sid, api_key_sid=key_sid,
                                api_key_secret=key_secret)
-        token = AccessToken(creds.account_sid, creds.api_key_sid, creds.api_key_secret,
-                            identity=args.identity, ttl=args.ttl, room=args.room).to_jwt()
-    except ValueError as exc:
-        print(f"confab-server token: {exc}", file=sys.stderr)
+        return AccessToken(creds.account_sid, creds.api_key_sid, creds.api_key_secret,
+                           identity=identity, ttl=args.ttl, room=room).to_jwt()
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return None
+
+
+def _token(argv: list[str]) -> int:
+    args = _token_parser().parse_args(argv)
+    token = _mint(args, "confab-server token", args.identity, args.room)
+    if token is None:
         return 2
     print(token)
     return 0
 
 
+def _invite(argv: list[str]) -> int:
+    from urllib.parse import quote, urlsplit
+
+    from core.identity import unique_identity
+
+    ap = _invite_parser()
+    args = ap.parse_args(argv)
+    url = (args.url or "http://127.0.0.1:7880").rstrip("/")
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        ap.error(f"--url must be the server's http(s) address, got {args.url!r}")
+    if not args.room.strip():
+        ap.error("--room must not be empty")
+    token = _mint(args, "confab-server invite", unique_identity(args.name), args.room)
+    if token is None:
+        return 2
+    print(f"{parts.scheme}://{parts.netloc}/join/{quote(args.room, safe='')}?token={token}")
+    return 0
+
+
 def _serve(argv: list[str]) -> int:
-    args = _server_parser().parse_args(argv)
+    ap = _server_parser()
+    args = ap.parse_args(argv)
+    if not isinstance(logging.getLevelName(args.log_level.upper()), int):
+        ap.error(f"--log-level: unknown level {args.log_level!r} (DEBUG, INFO, WARNING, ERROR)")
+    for flag in ("session_timeout", "heartbeat_min_ms", "heartbeat_max_ms", "timeout_unit_seconds",
+                 "max_tracks_per_participant", "max_tracks_per_room", "max_server_tracks"):
+        if getattr(args, flag) < 0:
+            ap.error(f"--{flag.replace('_', '-')} must not be negative")
+    if args.heartbeat_min_ms > args.heartbeat_max_ms:
+        ap.error("--heartbeat-min-ms must not be above --heartbeat-max-ms")
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     key_sid, key_secret = _split_key(args.api_key)

@@ -26,6 +26,7 @@ __all__ = [
     "InviteError",
     "TokenHints",
     "format_invite",
+    "format_web_invite",
     "looks_like_token",
     "parse_invite",
     "token_hints",
@@ -134,6 +135,16 @@ def format_invite(server: str, room: str | None = None, token: str | None = None
     if token is not None:
         params["token"] = _check_token(token) or ""
     return f"{INVITE_SCHEME}://join?{urlencode(params, quote_via=quote)}"
+
+
+def format_web_invite(server: str, room: str, token: str | None = None) -> str:
+    """``http(s)://host:port/join/<room>[?token=…]``: the link to send people (the server answers
+    it with a page that opens the app); without a token the guest picks a name on joining."""
+    server = _check_server(server)
+    if not room:
+        raise InviteError("a web invite needs a room")
+    link = f"{server}/join/{quote(room, safe='')}"
+    return f"{link}?token={_check_token(token)}" if token else link
 
 
 def token_hints(token: str) -> TokenHints | None:

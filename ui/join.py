@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.identity import display_name
+from core.identity import display_name
 from ui.invite import InviteError, looks_like_token, parse_invite, token_hints
 from ui.messages import describe
 from ui.tile import ParticipantTile

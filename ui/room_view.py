@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -33,7 +34,7 @@ from PySide6.QtWidgets import (
 from ui.chat import ChatPanel
 from ui.controls import ControlBar
 from ui.grid import LayoutMode, TileGrid
-from ui.identity import display_name
+from core.identity import display_name
 from ui.messages import describe
 from ui.participants_panel import ParticipantsPanel
 from ui.stats_overlay import StatsOverlay, StatsRow
@@ -45,10 +46,11 @@ if TYPE_CHECKING:
 __all__ = ["RoomView"]
 
 SIDE_PANEL_WIDTH = 300
+INVITE_COPIED_MS = 2500
 
 
 class RoomView(QWidget):
-    """objectNames: ``room-view``, ``room-title``, ``layout-button``, ``reconnecting-banner``,
+    """objectNames: ``room-view``, ``room-title``, ``invite-button``, ``layout-button``, ``reconnecting-banner``,
     ``room-error``, ``stage``, ``tile-grid``, ``stats-overlay``, ``chat-panel``,
     ``participants-panel``, ``control-bar`` (and every child's own)."""
 
@@ -66,6 +68,18 @@ class RoomView(QWidget):
         self.layout_button.setToolTip("Switch between grid and speaker view")
         self.layout_button.toggled.connect(
             lambda on: self.set_layout("speaker" if on else "grid"))
+
+        self._invite_link = ""
+        self.invite_button = QPushButton("Copy invite link", self)
+        self.invite_button.setObjectName("invite-button")
+        self.invite_button.setToolTip("Copy a link others can open to join this room (Ctrl+I)")
+        self.invite_button.clicked.connect(self.copy_invite_link)
+        self.invite_button.setEnabled(False)
+        self._invite_reset = QTimer(self)
+        self._invite_reset.setSingleShot(True)
+        self._invite_reset.timeout.connect(lambda: self.invite_button.setText("Copy invite link"))
+        invite_key = QShortcut(QKeySequence("Ctrl+I"), self)
+        invite_key.activated.connect(self.copy_invite_link)
 
         self.reconnecting_banner = QLabel("Reconnecting…", self)
         self.reconnecting_banner.setObjectName("reconnecting-banner")
@@ -105,6 +119,7 @@ class RoomView(QWidget):
         top = QHBoxLayout()
         top.setContentsMargins(12, 6, 12, 0)
         top.addWidget(self.title, 1)
+        top.addWidget(self.invite_button)
         top.addWidget(self.layout_button)
 
         body = QHBoxLayout()
@@ -220,6 +235,25 @@ class RoomView(QWidget):
         self.layout_button.setChecked(mode == "speaker")
         self.layout_button.setText("Grid view" if mode == "speaker" else "Speaker view")
         self.layout_button.blockSignals(False)
+
+    @property
+    def invite_link(self) -> str:
+        return self._invite_link
+
+    def set_invite_link(self, link: str) -> None:
+        """The link "Copy invite link" copies ("" disables the button)."""
+        self._invite_link = link
+        self.invite_button.setEnabled(bool(link))
+        self.invite_button.setText("Copy invite link")
+
+    def copy_invite_link(self) -> bool:
+        """Put the invite link on the clipboard; the button says so for a moment."""
+        if not self._invite_link:
+            return False
+        QGuiApplication.clipboard().setText(self._invite_link)
+        self.invite_button.setText("Link copied ✓")
+        self._invite_reset.start(INVITE_COPIED_MS)  # owned by the view: never outlives the button
+        return True
 
     def set_room_name(self, name: str) -> None:
         self.title.setText(name)

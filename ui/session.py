@@ -21,15 +21,16 @@ import asyncio
 import logging
 from typing import Any
 
-import aiohttp
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from core.dev_token import DevTokenError, fetch_dev_token
 from core.errors import TwilioError
 from core.local_tracks import create_local_audio_track, create_local_video_track
 from core.media import devices
 from core.track import LocalAudioTrack, LocalVideoTrack
 from ui.bridge import SCREEN_TRACK_NAME, RoomBridge, tile_key
-from ui.identity import display_name, unique_identity
+from core.identity import display_name, unique_identity
+from ui.invite import InviteError, format_web_invite
 from ui.join import JoinRequest
 from ui.main_window import MainWindow
 
@@ -41,32 +42,6 @@ METER_INTERVAL_MS = 100
 STATS_INTERVAL_S = 1.0
 LEVEL_SCALE = 32767
 ERROR_BANNER_MS = 8000
-
-
-class DevTokenError(RuntimeError):
-    """The server gave no token (not a ``--dev`` server, unreachable, …)."""
-
-
-async def fetch_dev_token(server: str, identity: str, room: str | None, *, timeout: float = 10.0) -> str:
-    """A token from ``POST {server}/dev/token``; raises TwilioError or DevTokenError."""
-    url = server.rstrip("/")
-    if url.startswith("ws"):
-        url = "http" + url[2:]
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
-            async with http.post(url + "/dev/token", json={"identity": identity, "room": room}) as resp:
-                try:
-                    body = await resp.json(content_type=None)
-                except ValueError:
-                    body = None
-                if resp.status == 200 and isinstance(body, dict) and isinstance(body.get("token"), str):
-                    return body["token"]
-                if isinstance(body, dict) and isinstance(body.get("code"), int):
-                    raise TwilioError(body["code"], str(body.get("message") or "Token refused"))
-                raise DevTokenError(f"{server} does not hand out tokens (HTTP {resp.status}); "
-                                    "paste an access token or invite link")
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-        raise DevTokenError(f"Cannot reach {server}: {exc or type(exc).__name__}") from exc
 
 
 class Session(QObject):
@@ -381,6 +356,12 @@ class Session(QObject):
         bridge.error.connect(self._on_bridge_error)
 
         self.window.show_room(bridge.room_name)
+        # No token in it: yours is for you alone; the guest joins by name (a --dev server)
+        # or pastes the link next to a token of their own.
+        try:
+            view.set_invite_link(format_web_invite(request.server, bridge.room_name))
+        except InviteError:
+            view.set_invite_link("")
         bridge.start()
         if self._speaker_id is not None:
             bridge.set_audio_output(self._speaker_id)

@@ -121,3 +121,30 @@ def test_meeting_ended_page_and_rejoin(run_live: Any, qtbot: Any) -> None:
         assert live.window.current_screen == "room" and live.window.room_view.title.text() == ROOM
 
     run_live(scenario)
+
+
+def test_copy_invite_link_and_join_with_it(run_live: Any, qtbot: Any) -> None:
+    async def scenario(live: Live) -> None:
+        from PySide6.QtGui import QGuiApplication
+
+        assert await live.join("Host")
+        view = live.window.room_view
+        QGuiApplication.clipboard().setText("")
+        qtbot.mouseClick(view.invite_button, Qt.MouseButton.LeftButton)
+        link = QGuiApplication.clipboard().text()
+        assert link == f"{live.server.url}/join/{ROOM}" and view.invite_button.text() == "Link copied ✓"
+        async with aiohttp.ClientSession() as http:  # what the guest's browser gets
+            async with http.get(link) as resp:
+                assert resp.status == 200 and "Open in Confab" in await resp.text()
+        qtbot.mouseClick(view.controls.leave_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(live.window.ended_screen.home_button, Qt.MouseButton.LeftButton)
+        join = live.window.join_screen  # a guest pastes the link over remembered settings
+        join.set_values(server="http://old-server:7880", room="yesterday", name="Guest")
+        join.token_input.setText(link)
+        join.token_input.textEdited.emit(link)
+        assert (join.server_input.text(), join.room_input.text()) == (live.server.url, ROOM)
+        qtbot.mouseClick(join.join_button, Qt.MouseButton.LeftButton)
+        await live.until(lambda: live.session.bridge is not None, what="joining from the link")
+        assert live.session.bridge.room_name == ROOM  # type: ignore[union-attr]
+
+    run_live(scenario)

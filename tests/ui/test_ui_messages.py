@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import TwilioError
-from ui.identity import display_name, unique_identity
+from core.identity import display_name, unique_identity
 from ui.messages import _BY_CODE, describe
 
 pytestmark = pytest.mark.ui

@@ -1,4 +1,4 @@
-"""Display names apart from identities (no Qt).
+"""Display names apart from identities (shared by the app and `confab-server invite`).
 
 A room holds one participant per identity: a second connect with the same identity throws the
 first one out (53205). So the app never joins with the typed name as it is: it joins as
