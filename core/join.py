@@ -77,7 +77,7 @@ class _MeshRoomMedia:
 
     def __init__(self, signaling: RoomSignaling, configuration: Any, options: MediaOptions) -> None:
         self.signaling = signaling
-        signaling.media = self  # type: ignore[attr-defined]
+        signaling.media = self  # type: ignore[attr-defined]  # RoomSignaling declares no media attribute (core/signaling.py, another change's)
         self.faults = OutgoingLoss()
         self.mesh = MeshMedia(
             send=lambda message: signaling.send_peer_connections([message]),
@@ -173,9 +173,9 @@ class _MeshRoomMedia:
 
             fanout = AudioFanout(track, on_started=lambda: sig.media_started(track_id, peer), on_level=on_level,
                                  on_ended=lambda: self._drop_fanout((peer, track_id)))
-        old = self.fanouts.pop((peer, track_id), None)
-        if old is not None:
-            asyncio.get_running_loop().create_task(old.stop())
+        replaced = self.fanouts.pop((peer, track_id), None)
+        if replaced is not None:
+            asyncio.get_running_loop().create_task(replaced.stop())
         self.fanouts[(peer, track_id)] = fanout
         fanout.start()
         sig.media_track_added(track_id, kind, fanout, peer)
@@ -288,8 +288,6 @@ async def connect(
         raise ValueError("ice_transport_policy must be 'all' or 'relay'")
     if loopback_only is None:
         loopback_only = is_loopback_url(url)
-    if loopback_only:
-        loopback.enable_loopback_only()
 
     owned: list[Any] = []
     if tracks is None:
@@ -308,7 +306,7 @@ async def connect(
     media = _MeshRoomMedia(
         signaling, lambda: max_bundle(loopback.rtc_configuration(servers)),
         MediaOptions(list(preferred_audio_codecs), list(preferred_video_codecs), max_audio_bitrate,
-                     max_video_bitrate))
+                     max_video_bitrate, loopback_only=loopback_only))
     signaling.stats_provider = media.stats
     local_participant = LocalParticipant(signaling.local_participant, tracks, owned_tracks=owned)
     media.attach(local_participant)

@@ -18,8 +18,6 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from core.media.loopback import is_loopback_host
-
 from .callbacks import StatusCallbacks
 from .config import ServerConfig
 from .credentials import Credentials, load_or_create
@@ -156,13 +154,9 @@ async def start_server(host: str = "127.0.0.1", port: int = 7880, data_dir: str 
     """
     if config is None:
         config = ServerConfig(host=host, port=port, data_dir=Path(data_dir), dev=dev, **options)
-    from core.media import loopback
-
     from .forwarder import audit
 
     audit.enabled_by_environment()  # CONFAB_CODEC_AUDIT=1: count every codec use (tests)
-    if is_loopback_host(config.host):
-        loopback.enable_loopback_only()  # the forwarder's own ICE candidates: 127.0.0.1 only
     credentials = load_or_create(config.data_dir, account_sid=config.account_sid,
                                  api_key_sid=config.api_key_sid, api_key_secret=config.api_key_secret)
     store = Store(config.data_dir)

@@ -54,6 +54,7 @@ from core.errors import (
     TrackServerTrackCapacityReachedError,
     TwilioError,
 )
+from core.media.loopback import is_loopback_host
 from core.token import identity_of, room_of
 
 from . import sids
@@ -375,7 +376,8 @@ class RoomRegistry:
         from .forwarder import Forwarder
 
         return Forwarder(room, lambda sid, entries: self._deliver(room, {sid: entries}),
-                         fail=lambda sid, error: self._media_failed(room, sid, error))
+                         fail=lambda sid, error: self._media_failed(room, sid, error),
+                         loopback_only=is_loopback_host(self.config.host))
 
     def _media_failed(self, room: Room, sid: str, error: TwilioError) -> None:
         """The server cannot do media with ``sid`` (534xx): it is disconnected with that error."""

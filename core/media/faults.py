@@ -1,8 +1,10 @@
 """Fault injection for tests: drop a fraction of a client's outgoing RTP packets.
 
 A documented hook over aiortc: ``RTCDtlsTransport._send_rtp`` (the one door every RTP and
-RTCP packet of a peer connection leaves by) is wrapped once, process-wide; it does nothing
-unless the transport was handed an :class:`OutgoingLoss` by :meth:`OutgoingLoss.attach`.
+RTCP packet of a peer connection leaves by) is wrapped once, process-wide — but only when a
+loss above 0 is first asked for, so a process that never injects a fault runs aiortc's own
+method; the wrapper then does nothing unless the transport was handed an
+:class:`OutgoingLoss` by :meth:`OutgoingLoss.attach`.
 Only RTP is dropped (media and retransmissions alike), never RTCP, so receiver reports
 keep telling the truth about the loss. The random generator is seeded, so a run is
 reproducible; the fraction can change at any time (``set_fraction``).
@@ -16,11 +18,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import aiortc
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
-__all__ = ["OutgoingLoss", "install", "outgoing_loss"]
+__all__ = ["OutgoingLoss", "install", "installed", "outgoing_loss"]
 
 _ATTR = "_confab_outgoing_loss"
+SUPPORTED_AIORTC = "1.16.0"
 
 
 def _is_rtcp(data: bytes) -> bool:
@@ -41,6 +45,8 @@ class OutgoingLoss:
         if not 0.0 <= fraction <= 1.0:
             raise ValueError("loss fraction must be within 0..1")
         self.fraction = float(fraction)
+        if self.fraction > 0.0:
+            install()
 
     def drop(self, data: bytes) -> bool:
         if self.fraction <= 0.0 or _is_rtcp(data):
@@ -53,7 +59,6 @@ class OutgoingLoss:
 
     def attach(self, pc: Any) -> None:
         """Apply to every transport ``pc`` has now (call again after each negotiation)."""
-        install()
         for transceiver in pc.getTransceivers():
             for transport in (transceiver.sender.transport, transceiver.receiver.transport):
                 if transport is not None:
@@ -68,7 +73,13 @@ def outgoing_loss(room: Any) -> OutgoingLoss:
     return media.faults
 
 
+def installed() -> bool:
+    return bool(getattr(RTCDtlsTransport._send_rtp, "_confab_hook", False))
+
+
 def install() -> None:
+    if aiortc.__version__ != SUPPORTED_AIORTC:
+        raise RuntimeError(f"core.media.faults was written for aiortc {SUPPORTED_AIORTC}, found {aiortc.__version__}")
     original = RTCDtlsTransport._send_rtp
     if getattr(original, "_confab_hook", False):
         return

@@ -11,15 +11,25 @@ Two things keep aiortc off the network (architecture §8):
   ``RTCIceGatherer.getDefaultIceServers()`` return ``[]``, so a peer connection
   created without a configuration cannot reach the public STUN default either.
 
-The hook is process-wide, off by default, idempotent and reversible.  Tests,
-the demo and benchmarks enable it explicitly (``loopback_only()`` context
-manager, or ``CONFAB_LOOPBACK_ONLY=1`` through ``enable_from_environment()``).
-It must be enabled before the peer connection gathers candidates, i.e. before
-``setLocalDescription``.
+Two scopes:
+
+* **One connection** (what ``core.connect`` and the room server use): gathering inside
+  ``with gathering_on_loopback():`` — ``negotiation.Negotiation`` wraps its
+  ``setLocalDescription`` calls in it for connections that asked — sees only 127.0.0.1.
+  A ``contextvars`` flag carries it, so other connections of the process, made at the same
+  time or later, gather as usual.
+* **The process** (tests and benchmarks with bare aiortc pairs): ``loopback_only()`` context
+  manager, ``enable_loopback_only()``, or ``CONFAB_LOOPBACK_ONLY=1`` through
+  ``enable_from_environment()``; idempotent and reversible.
+
+Either way aioice's function is replaced once by a dispatcher that answers loopback only
+while one of the two is on, and calls the original otherwise. It must be on when the
+connection gathers candidates, i.e. during ``setLocalDescription``.
 """
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import os
 import threading
@@ -36,6 +46,7 @@ __all__ = [
     "disable_loopback_only",
     "enable_from_environment",
     "enable_loopback_only",
+    "gathering_on_loopback",
     "is_loopback_only",
     "loopback_only",
     "rtc_configuration",
@@ -45,7 +56,9 @@ LOOPBACK_ADDRESS = "127.0.0.1"
 ENV_VAR = "CONFAB_LOOPBACK_ONLY"
 
 _lock = threading.Lock()
-_saved: tuple[Callable[[bool, bool], list[str]], object] | None = None
+_saved: object | None = None  # aiortc's getDefaultIceServers while the process-wide switch is on
+_original_host_addresses: Callable[[bool, bool], list[str]] | None = None
+_here: contextvars.ContextVar[bool] = contextvars.ContextVar("confab_loopback_gathering", default=False)
 
 
 def _loopback_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
@@ -61,27 +74,55 @@ def _no_default_ice_servers(cls: type) -> list[RTCIceServer]:
     return []
 
 
-def enable_loopback_only() -> None:
-    """Make aioice gather only 127.0.0.1 host candidates (idempotent)."""
-    global _saved
+def _dispatch(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    """aioice's ``get_host_addresses`` while the hook is installed."""
+    if _saved is not None or _here.get():
+        return _loopback_host_addresses(use_ipv4, use_ipv6)
+    assert _original_host_addresses is not None
+    return _original_host_addresses(use_ipv4, use_ipv6)
+
+
+def _install_dispatcher() -> None:
+    global _original_host_addresses
     with _lock:
-        if _saved is not None:
-            return
-        _saved = (aioice.ice.get_host_addresses, RTCIceGatherer.__dict__["getDefaultIceServers"])
-        aioice.ice.get_host_addresses = _loopback_host_addresses
-        RTCIceGatherer.getDefaultIceServers = classmethod(_no_default_ice_servers)  # type: ignore[method-assign, assignment]
+        if _original_host_addresses is None:
+            if not callable(getattr(aioice.ice, "get_host_addresses", None)):
+                raise RuntimeError("aioice.ice.get_host_addresses is gone: re-check the loopback hook")
+            _original_host_addresses = aioice.ice.get_host_addresses
+            aioice.ice.get_host_addresses = _dispatch
+
+
+@contextmanager
+def gathering_on_loopback(enabled: bool = True) -> Iterator[None]:
+    """Candidates gathered inside the block (this task and tasks it starts) are 127.0.0.1 only."""
+    if not enabled:
+        yield
+        return
+    _install_dispatcher()
+    token = _here.set(True)
+    try:
+        yield
+    finally:
+        _here.reset(token)
+
+
+def enable_loopback_only() -> None:
+    """Make every connection of the process gather only 127.0.0.1 host candidates (idempotent)."""
+    global _saved
+    _install_dispatcher()
+    with _lock:
+        if _saved is None:
+            _saved = RTCIceGatherer.__dict__["getDefaultIceServers"]
+            RTCIceGatherer.getDefaultIceServers = classmethod(_no_default_ice_servers)  # type: ignore[method-assign, assignment]  # restored below
 
 
 def disable_loopback_only() -> None:
-    """Restore aioice's and aiortc's original behaviour (idempotent)."""
+    """Back to aioice's and aiortc's own behaviour for the process (idempotent)."""
     global _saved
     with _lock:
-        if _saved is None:
-            return
-        host_addresses, default_servers = _saved
-        aioice.ice.get_host_addresses = host_addresses
-        RTCIceGatherer.getDefaultIceServers = default_servers  # type: ignore[method-assign, assignment]
-        _saved = None
+        if _saved is not None:
+            RTCIceGatherer.getDefaultIceServers = _saved  # type: ignore[method-assign, assignment]  # aiortc's own
+            _saved = None
 
 
 def is_loopback_only() -> bool:

@@ -33,7 +33,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCDataChannel, RTCPeerCon
 from aiortc import sdp as aiortc_sdp
 
 from .. import protocol as p
-from . import frames, keep_negotiated
+from . import frames, keep_negotiated, loopback
 
 keep_negotiated.install()
 
@@ -155,10 +155,12 @@ class Negotiation:
     """Offers, answers and revisions of one ``RTCPeerConnection`` with one fixed offerer."""
 
     def __init__(self, pc_id: str, pc: RTCPeerConnection, *, offerer: bool,
-                 on_media: OnMedia | None = None) -> None:
+                 on_media: OnMedia | None = None, loopback_only: bool = False) -> None:
         self.id = pc_id
         self.pc = pc
         self.offerer = offerer
+        #: Gather ICE candidates on 127.0.0.1 only, for this connection (``loopback.py``).
+        self.loopback_only = loopback_only
         self.revision = 0
         self.lock = asyncio.Lock()
         self.awaiting_answer = False
@@ -186,7 +188,8 @@ class Negotiation:
                 return None
             self.needs_offer = False
             try:
-                await self.pc.setLocalDescription(await self.pc.createOffer())
+                with loopback.gathering_on_loopback(self.loopback_only):
+                    await self.pc.setLocalDescription(await self.pc.createOffer())
             except Exception as exc:  # noqa: BLE001 - aiortc raises several types
                 raise DescriptionError(f"cannot create offer on {self.id}: {exc}", local=True) from exc
             self.revision += 1
@@ -232,7 +235,8 @@ class Negotiation:
             except Exception as exc:  # noqa: BLE001
                 raise DescriptionError(f"cannot apply offer on {self.id}: {exc}", local=False) from exc
             try:
-                await self.pc.setLocalDescription(await self.pc.createAnswer())
+                with loopback.gathering_on_loopback(self.loopback_only):
+                    await self.pc.setLocalDescription(await self.pc.createAnswer())
             except Exception as exc:  # noqa: BLE001
                 raise DescriptionError(f"cannot answer on {self.id}: {exc}", local=True) from exc
             self.revision = offer.revision

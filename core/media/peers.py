@@ -121,17 +121,21 @@ class MediaOptions:
     preferred_video_codecs: list[str] = field(default_factory=list)
     max_audio_bitrate: int | None = None
     max_video_bitrate: int | None = None
+    #: Gather ICE candidates on 127.0.0.1 only (a loopback server), for these connections alone.
+    loopback_only: bool = False
 
 
 class _Session:
     """One peer connection: its negotiation (fixed offerer), the remote peer, our senders on it."""
 
     def __init__(self, pc_id: str, role: str, pc: RTCPeerConnection,
-                 on_media: Callable[[RemoteMediaLine, Any], None] | None = None) -> None:
+                 on_media: Callable[[RemoteMediaLine, Any], None] | None = None,
+                 loopback_only: bool = False) -> None:
         self.id = pc_id
         self.role = role  # "send" (we offer) or "receive" (they offer, we answer)
         self.pc = pc
-        self.negotiation = Negotiation(pc_id, pc, offerer=role == "send", on_media=on_media)
+        self.negotiation = Negotiation(pc_id, pc, offerer=role == "send", on_media=on_media,
+                                       loopback_only=loopback_only)
         self.transceivers: dict[str, Any] = {}
         self.channels: dict[str, RTCDataChannel] = {}
         self.peer: str | None = None  # the remote participant's SID, when the server says
@@ -287,7 +291,7 @@ class MeshMedia:
             self._on_remote_track(line.track_id or "", line.kind, transceiver.receiver.track, session.peer)
 
         # Only the connections the peer offers carry its media (glare policy: negotiation.py).
-        session = _Session(pc_id, role, pc, on_media if role == "receive" else None)
+        session = _Session(pc_id, role, pc, on_media if role == "receive" else None, self.options.loopback_only)
         session.peer = peer
         self._sessions[pc_id] = session
 

@@ -20,12 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiortc
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 __all__ = ["ReceiveCounters", "StreamCounters", "counters_of", "install", "set_level_callback",
            "stream_counters"]
 
 RTP_HEADER_BYTES = 12
+SUPPORTED_AIORTC = "1.16.0"
 _ATTR = "_confab_counters"
 
 
@@ -60,19 +62,31 @@ def set_level_callback(receiver: RTCRtpReceiver, callback: Callable[[float], Any
     counters_of(receiver).on_level = callback
 
 
+def _private(receiver: RTCRtpReceiver, name: str) -> Any:
+    """A private attribute of aiortc's receiver; missing means aiortc changed: say so loudly."""
+    try:
+        return receiver.__dict__[f"_RTCRtpReceiver__{name}"]
+    except KeyError:
+        raise RuntimeError(f"aiortc's RTCRtpReceiver has no __{name} any more (written for "
+                           f"aiortc {SUPPORTED_AIORTC}): loss and jitter would go unmeasured") from None
+
+
 def stream_counters(receiver: RTCRtpReceiver) -> list[StreamCounters]:
-    streams = getattr(receiver, "_RTCRtpReceiver__remote_streams", {}) or {}
-    rtx = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {}) or {}
+    streams = _private(receiver, "remote_streams")
+    rtx = _private(receiver, "rtx_ssrc")
     out = []
     for ssrc, stream in list(streams.items()):
         if ssrc in rtx or stream.max_seq is None:
             continue
         out.append(StreamCounters(ssrc, stream.packets_received, stream.packets_lost, stream.jitter,
-                                  getattr(stream, "_clockrate", 90000)))
+                                  stream._clockrate))
     return out
 
 
 def install() -> None:
+    if aiortc.__version__ != SUPPORTED_AIORTC:
+        raise RuntimeError(f"core.media.rtp_hooks was written for aiortc {SUPPORTED_AIORTC}, "
+                           f"found {aiortc.__version__}")
     original = RTCRtpReceiver._handle_rtp_packet
     if getattr(original, "_confab_hook", False):
         return

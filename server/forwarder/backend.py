@@ -207,8 +207,10 @@ class Forwarder(MediaBackend):
     def __init__(self, view: RoomView, send: Send, *,
                  configuration: Callable[[], Any] | None = None,
                  fail: Callable[[str, TwilioError], None] = lambda sid, error: None,
-                 decision_interval: float = 0.1, quality_interval: float = 1.0) -> None:
+                 decision_interval: float = 0.1, quality_interval: float = 1.0,
+                 loopback_only: bool = False) -> None:
         self._view = view
+        self._loopback_only = loopback_only  # gather the server's candidates on 127.0.0.1 only
         self._send_entries = send
         self._fail = fail  # ends a participant's session with a 534xx error
         self._configuration = configuration or _server_configuration
@@ -375,7 +377,8 @@ class Forwarder(MediaBackend):
         if session.negotiation is None:
             pc = self._new_pc()
             session.negotiation = Negotiation(session.id, pc, offerer=False,
-                                              on_media=lambda line, t: self._inbound_media(peer, line, t))
+                                              on_media=lambda line, t: self._inbound_media(peer, line, t),
+                                              loopback_only=self._loopback_only)
             self._wire_publish(peer, pc)
         negotiation = session.negotiation
         allowed = self._view.video_codecs()
@@ -484,7 +487,8 @@ class Forwarder(MediaBackend):
 
     def _ensure_subscribe(self, peer: _Peer) -> RTCPeerConnection:
         if peer.sub.negotiation is None:
-            peer.sub.negotiation = Negotiation(peer.sub.id, self._new_pc(), offerer=True)
+            peer.sub.negotiation = Negotiation(peer.sub.id, self._new_pc(), offerer=True,
+                                               loopback_only=self._loopback_only)
         return peer.sub.negotiation.pc
 
     def _open_msp(self, peer: _Peer, pc: RTCPeerConnection) -> None:

@@ -24,7 +24,6 @@ def _restore():
 
 def test_enable_is_idempotent_and_reversible() -> None:
     disable_loopback_only()
-    original = aioice.ice.get_host_addresses
     enable_loopback_only()
     enable_loopback_only()
     assert is_loopback_only()
@@ -33,7 +32,8 @@ def test_enable_is_idempotent_and_reversible() -> None:
     disable_loopback_only()
     disable_loopback_only()
     assert not is_loopback_only()
-    assert aioice.ice.get_host_addresses is original
+    # The dispatcher stays in place but answers as aioice does (the machine's own addresses).
+    assert aioice.ice.get_host_addresses(True, False) == loopback._original_host_addresses(True, False)
     assert [s.urls for s in RTCIceGatherer.getDefaultIceServers()] == ["stun:stun.l.google.com:19302"]
 
 
@@ -56,6 +56,7 @@ def test_enable_from_environment() -> None:
 def test_rtc_configuration_never_uses_default_stun() -> None:
     assert rtc_configuration().iceServers == []
     cfg = rtc_configuration(["stun:127.0.0.1:3478", RTCIceServer("turn:127.0.0.1", "u", "p")])
+    assert cfg.iceServers is not None
     assert [s.urls for s in cfg.iceServers] == ["stun:127.0.0.1:3478", "turn:127.0.0.1"]
 
 
@@ -83,3 +84,35 @@ async def test_media_pair_sdp_loopback_only() -> None:
         addresses = sdp_candidate_addresses(pair.sender.localDescription.sdp)
         addresses += sdp_candidate_addresses(pair.receiver.localDescription.sdp)
         assert set(addresses) == {"127.0.0.1"}
+
+
+def test_loopback_gathering_for_one_connection_leaves_the_process_alone() -> None:
+    """A loopback join must not make a later non-loopback connection gather 127.0.0.1 only."""
+    disable_loopback_only()
+    with loopback.gathering_on_loopback():
+        assert aioice.ice.get_host_addresses(True, False) == ["127.0.0.1"]
+    assert aioice.ice.get_host_addresses(True, False) == loopback._original_host_addresses(True, False)
+    with loopback.gathering_on_loopback(False):
+        assert not is_loopback_only()
+
+
+@pytest.mark.media
+async def test_a_negotiation_that_asked_gathers_on_loopback_and_no_other(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """core.connect to a loopback server: its own connections only, not the process."""
+    from core import LocalAudioTrack, connect
+    from core.media.sources import SyntheticAudioSource
+    from server.app import start_server
+
+    disable_loopback_only()
+    server = await start_server(port=0, data_dir=tmp_path, dev=True, default_room_type="group")
+    try:
+        room = await connect(server.token("alice", "r"), url=server.url, name="r",
+                             tracks=[LocalAudioTrack(SyntheticAudioSource("tone"))])
+        sessions = room._signaling.media.mesh.sessions().values()
+        assert sessions and all(sdp_candidate_addresses(s.pc.localDescription.sdp) == ["127.0.0.1"]
+                                for s in sessions)
+        assert not is_loopback_only()
+        assert aioice.ice.get_host_addresses(True, False) == loopback._original_host_addresses(True, False)
+        room.disconnect()
+    finally:
+        await server.close()
