@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .callbacks import StatusCallbacks
+from .datadir import DataDirLock
 from .config import ServerConfig
 from .credentials import Credentials, load_or_create
 from .invite_page import invite_page
@@ -92,9 +93,11 @@ async def dev_media(request: web.Request) -> web.Response:
 class RunningServer:
     """A started server. ``url`` is ``http://HOST:PORT``; ``close()`` stops it."""
 
-    def __init__(self, state: ServerState, runner: web.AppRunner, host: str, port: int) -> None:
+    def __init__(self, state: ServerState, runner: web.AppRunner, host: str, port: int,
+                 lock: DataDirLock | None = None) -> None:
         self.state = state
         self._runner = runner
+        self._lock = lock
         self.host = host
         self.port = port
         self._closed = False
@@ -137,6 +140,8 @@ class RunningServer:
         await state.callbacks.close()
         await state.store.flush()
         await state.store.close()
+        if self._lock is not None:
+            self._lock.release()
         log.info("stopped")
 
 
@@ -157,6 +162,16 @@ async def start_server(host: str = "127.0.0.1", port: int = 7880, data_dir: str 
     from .forwarder import audit
 
     audit.enabled_by_environment()  # CONFAB_CODEC_AUDIT=1: count every codec use (tests)
+    lock = DataDirLock(config.data_dir).acquire()  # before anything in the directory is read
+    try:
+        return await _start(config, media_backend, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+async def _start(config: ServerConfig, media_backend: Callable[[Room], MediaBackend] | None,
+                 lock: DataDirLock) -> RunningServer:
     credentials = load_or_create(config.data_dir, account_sid=config.account_sid,
                                  api_key_sid=config.api_key_sid, api_key_secret=config.api_key_secret)
     store = Store(config.data_dir)
@@ -178,4 +193,4 @@ async def start_server(host: str = "127.0.0.1", port: int = 7880, data_dir: str 
         await store.close()
         raise
     bound = runner.addresses[0]
-    return RunningServer(state, runner, config.host, int(bound[1]))
+    return RunningServer(state, runner, config.host, int(bound[1]), lock)
