@@ -34,6 +34,12 @@ class ServerConfig:
     handshake_timeout_s: float = 15.0
     #: Messages queued to one slow client before it is dropped.
     max_send_queue: int = 2000
+    #: Signaling WebSockets open at once, in all and from one address; beyond either the
+    #: upgrade is refused with HTTP 503 and ``{"code": 53006}`` (Video server is busy).
+    max_connections: int = 4096
+    max_connections_per_address: int = 512
+    #: In-progress rooms at once (REST-created and ad hoc): beyond it 53103 (Unable to create Room).
+    max_rooms: int = 1000
 
     #: Length of the "minute" of EmptyRoomTimeout / UnusedRoomTimeout (tests shrink it).
     timeout_unit_seconds: float = 60.0
@@ -52,5 +58,5 @@ class ServerConfig:
     #: Status callbacks: per-request timeout.
     callback_timeout_s: float = 5.0
 
-    def replace(self, **changes: object) -> "ServerConfig":
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+    def replace(self, **changes: object) -> ServerConfig:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]  # field names and values are checked by dataclasses.replace at run time

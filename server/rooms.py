@@ -36,6 +36,7 @@ from core.errors import (
     ParticipantIdentityTooLongError,
     ParticipantMaxTracksExceededError,
     RoomCompletedError,
+    RoomCreateFailedError,
     RoomMaxParticipantsExceededError,
     RoomNameCharsInvalidError,
     RoomNameInvalidError,
@@ -406,6 +407,8 @@ class RoomRegistry:
         """A new in-progress room (53113 if its unique name is taken by one)."""
         if options.unique_name is not None and options.unique_name in self._by_name:
             raise RoomRoomExistsError()
+        if len(self.rooms) >= self.config.max_rooms:
+            raise RoomCreateFailedError(f"This server holds at most {self.config.max_rooms} rooms at once")
         now = self._clock()
         room = Room(self.account_sid, options, ad_hoc=ad_hoc, now=now,
                     max_tracks=self.config.max_tracks_per_room)

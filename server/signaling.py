@@ -21,6 +21,7 @@ from aiohttp import WSMsgType, web
 from core import protocol as p
 from core.errors import (
     SignalingConnectionError,
+    SignalingServerBusyError,
     SignalingConnectionTimeoutError,
     SignalingOutgoingMessageInvalidError,
     TwilioError,
@@ -52,6 +53,7 @@ class Connection:
         self.config = state.config
         self.ws = ws
         self.peer = peer
+        self.address = peer.split("#", 1)[0]  # the client's IP address (connection caps)
         self.phase = "new"
         self.participant: Participant | None = None
         self.negotiated_ms = self.config.heartbeat_max_ms
@@ -261,8 +263,16 @@ async def handle_signaling(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         return web.json_response({"code": 53000, "message": "WebSocket upgrade required",
                                   "status": 400}, status=400)
+    address = request.remote or "?"
+    from_address = sum(1 for c in state.connections if c.address == address)
+    if len(state.connections) >= state.config.max_connections or \
+            from_address >= state.config.max_connections_per_address:
+        log.warning("signaling connection from %s refused: %d open (%d from it)", address,
+                    len(state.connections), from_address)
+        busy = SignalingServerBusyError()
+        return web.json_response({"code": busy.code, "message": busy.message, "status": 503}, status=503)
     await ws.prepare(request)
-    peer = f"{request.remote}#{id(ws) & 0xffff:04x}"
+    peer = f"{address}#{id(ws) & 0xffff:04x}"
     connection = Connection(state, ws, peer)
     state.connections.add(connection)
     try:
