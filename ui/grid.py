@@ -96,6 +96,7 @@ class TileGrid(QWidget):
         self._mode: LayoutMode = "grid"
         self._dominant: Hashable | None = None
         self._featured: Hashable | None = None  # who the speaker view shows large
+        self._pinned: Hashable | None = None  # a pinned tile is featured whoever speaks
 
     # ------------------------------------------------------------------ tiles
 
@@ -150,8 +151,20 @@ class TileGrid(QWidget):
         return self._dominant
 
     @property
+    def pinned(self) -> Hashable | None:
+        return self._pinned if self._pinned in self._tiles else None
+
+    def set_pinned(self, key: Hashable | None) -> None:
+        """Feature ``key`` in speaker view until unpinned (None), whoever is dominant."""
+        self._pinned = key if key in self._tiles else None
+        self._relayout()
+
+    @property
     def featured(self) -> Hashable | None:
-        """The key shown large in speaker view (None in an empty grid)."""
+        """The key shown large in speaker view (None in an empty grid): the pinned tile, else
+        the last dominant speaker, else the first tile."""
+        if self.pinned is not None:
+            return self._pinned
         if self._featured in self._tiles:
             return self._featured
         return next(iter(self._tiles), None)
@@ -168,7 +181,7 @@ class TileGrid(QWidget):
         self._dominant = key if key in self._tiles else None
         if self._dominant is not None and self._dominant != self._featured:
             self._featured = self._dominant
-            if self._mode == "speaker":
+            if self._mode == "speaker" and self.pinned is None:
                 self._relayout()
 
     def tile_geometries(self) -> dict[Hashable, QRect]:

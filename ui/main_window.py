@@ -44,6 +44,15 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.room_view)
         self.stack.addWidget(self.ended_screen)
         self.setCentralWidget(self.stack)
+        self.room_view.fullscreen_toggled.connect(lambda: self.set_fullscreen(not self.isFullScreen()))
+
+    def set_fullscreen(self, full: bool) -> None:
+        """Full screen on or off (F11 or the room's button)."""
+        if full:
+            self.showFullScreen()
+        else:
+            self.showNormal()
+        self.room_view.set_fullscreen(full)
 
     @property
     def current_screen(self) -> Screen:

@@ -20,9 +20,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -47,12 +48,31 @@ __all__ = ["RoomView"]
 
 SIDE_PANEL_WIDTH = 300
 INVITE_COPIED_MS = 2500
+CHAT_POPUP_MS = 5000
+
+#: Every shortcut of the room, as the help sheet (F1) lists them.
+SHORTCUTS: tuple[tuple[str, str], ...] = (
+    ("Ctrl+D", "Mute or unmute your microphone"),
+    ("Ctrl+E", "Turn your camera off or on"),
+    ("Ctrl+Alt+C", "Show or hide the chat"),
+    ("Ctrl+Alt+P", "Pin the speaker (or unpin)"),
+    ("Ctrl+I", "Copy the invite link"),
+    ("F11", "Full screen (or back)"),
+    ("Ctrl+Shift+L", "Leave the meeting (asks first)"),
+    ("F1", "Show these shortcuts"),
+)
 
 
 class RoomView(QWidget):
     """objectNames: ``room-view``, ``room-title``, ``invite-button``, ``layout-button``, ``reconnecting-banner``,
     ``room-error``, ``stage``, ``tile-grid``, ``stats-overlay``, ``chat-panel``,
-    ``participants-panel``, ``control-bar`` (and every child's own)."""
+    ``participants-panel``, ``control-bar`` (and every child's own); ``fullscreen-button``,
+    ``help-button``, the pop-ups ``leave-confirm`` (``leave-stay-button``,
+    ``leave-confirm-button``), ``chat-popup`` and ``shortcuts-help``. Double-click a tile (or
+    Ctrl+Alt+P for the speaker) to pin it: the speaker view then features it whoever talks."""
+
+    leave_confirmed = Signal()
+    fullscreen_toggled = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,8 +98,24 @@ class RoomView(QWidget):
         self._invite_reset = QTimer(self)
         self._invite_reset.setSingleShot(True)
         self._invite_reset.timeout.connect(lambda: self.invite_button.setText("Copy invite link"))
-        invite_key = QShortcut(QKeySequence("Ctrl+I"), self)
-        invite_key.activated.connect(self.copy_invite_link)
+        self._key("Ctrl+I", self.copy_invite_link)
+        self._key("F11", self.fullscreen_toggled.emit)
+        self._key("Ctrl+Shift+L", self.ask_leave)
+        self._key("Ctrl+Alt+C", lambda: self.set_chat_visible(self.chat.isHidden()))
+        self._key("Ctrl+Alt+P", self._pin_speaker)
+        self._key("F1", lambda: self.show_shortcuts(self.help_sheet.isHidden()))
+        self._key("Ctrl+/", lambda: self.show_shortcuts(self.help_sheet.isHidden()))
+        self._key("Escape", self._escape)
+
+        self.fullscreen_button = QPushButton("Full screen", self)
+        self.fullscreen_button.setObjectName("fullscreen-button")
+        self.fullscreen_button.setToolTip("Full screen (F11)")
+        self.fullscreen_button.clicked.connect(self.fullscreen_toggled)
+        self.help_button = QPushButton("?", self)
+        self.help_button.setObjectName("help-button")
+        self.help_button.setToolTip("Keyboard shortcuts (F1)")
+        self.help_button.clicked.connect(lambda: self.show_shortcuts(self.help_sheet.isHidden()))
+        self._pinned: str | None = None
 
         self.reconnecting_banner = QLabel("Reconnecting…", self)
         self.reconnecting_banner.setObjectName("reconnecting-banner")
@@ -104,6 +140,46 @@ class RoomView(QWidget):
                                Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.stats.raise_()
 
+        self.leave_confirm = QFrame(stage)
+        self.leave_confirm.setObjectName("leave-confirm")
+        question = QLabel("Leave the meeting?", self.leave_confirm)
+        question.setObjectName("leave-question")
+        self.leave_stay_button = QPushButton("Stay", self.leave_confirm)
+        self.leave_stay_button.setObjectName("leave-stay-button")
+        self.leave_stay_button.clicked.connect(lambda: self.leave_confirm.hide())
+        self.leave_confirm_button = QPushButton("Leave", self.leave_confirm)
+        self.leave_confirm_button.setObjectName("leave-confirm-button")
+        self.leave_confirm_button.clicked.connect(self._confirm_leave)
+        confirm_row = QHBoxLayout(self.leave_confirm)
+        confirm_row.setContentsMargins(16, 12, 16, 12)
+        confirm_row.addWidget(question)
+        confirm_row.addSpacing(12)
+        confirm_row.addWidget(self.leave_stay_button)
+        confirm_row.addWidget(self.leave_confirm_button)
+        self.leave_confirm.hide()
+        stage_layout.addWidget(self.leave_confirm, 0, 0, Qt.AlignmentFlag.AlignCenter)
+
+        self.chat_popup = QPushButton(stage)
+        self.chat_popup.setObjectName("chat-popup")
+        self.chat_popup.setToolTip("Open the chat")
+        self.chat_popup.clicked.connect(lambda: self.set_chat_visible(True))
+        self.chat_popup.hide()
+        self._chat_popup_timer = QTimer(self)
+        self._chat_popup_timer.setSingleShot(True)
+        self._chat_popup_timer.timeout.connect(self.chat_popup.hide)
+        stage_layout.addWidget(self.chat_popup, 0, 0,
+                               Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight)
+
+        self.help_sheet = QLabel(stage)
+        self.help_sheet.setObjectName("shortcuts-help")
+        self.help_sheet.setTextFormat(Qt.TextFormat.RichText)
+        rows = "".join(f"<tr><td><b>{QKeySequence(keys).toString(QKeySequence.SequenceFormat.NativeText)}"
+                       f"</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for keys, what in SHORTCUTS)
+        self.help_sheet.setText(f"<h3>Keyboard shortcuts</h3><table cellspacing='4'>{rows}</table>"
+                                "<p>Double-click a tile to pin it. Esc closes this.</p>")
+        self.help_sheet.hide()
+        stage_layout.addWidget(self.help_sheet, 0, 0, Qt.AlignmentFlag.AlignCenter)
+
         self.chat = ChatPanel(self)
         self.chat.setFixedWidth(SIDE_PANEL_WIDTH)
         self.chat.hide()
@@ -112,6 +188,7 @@ class RoomView(QWidget):
         self.participants.hide()
 
         self.controls = ControlBar(self)
+        self.controls.leave_requested.connect(self.ask_leave)
         self.controls.chat_toggled.connect(self.set_chat_visible)
         self.controls.participants_toggled.connect(self.set_participants_visible)
         self.controls.stats_toggled.connect(self.set_stats_visible)
@@ -121,6 +198,8 @@ class RoomView(QWidget):
         top.addWidget(self.title, 1)
         top.addWidget(self.invite_button)
         top.addWidget(self.layout_button)
+        top.addWidget(self.fullscreen_button)
+        top.addWidget(self.help_button)
 
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
@@ -163,6 +242,7 @@ class RoomView(QWidget):
         if local:
             self._local_sid = sid
         self.grid.add_tile(sid, tile)
+        tile.installEventFilter(self)
         self.participants.add_participant(sid, tile.name, local=local)
         return tile
 
@@ -170,6 +250,8 @@ class RoomView(QWidget):
         tile = self._tiles.pop(sid, None)
         if tile is None:
             return
+        if self._pinned == sid:
+            self.pin(None)
         self.grid.remove_tile(sid)
         self.participants.remove_participant(sid)
         if sid == self._local_sid:
@@ -178,6 +260,8 @@ class RoomView(QWidget):
 
     def clear(self) -> None:
         """Remove everyone and reset transient state (after leaving)."""
+        for popup in (self.leave_confirm, self.chat_popup, self.help_sheet):
+            popup.hide()
         for sid in list(self._tiles):
             self.remove_participant(sid)
         self.chat.clear()
@@ -236,6 +320,73 @@ class RoomView(QWidget):
         self.layout_button.setText("Grid view" if mode == "speaker" else "Speaker view")
         self.layout_button.blockSignals(False)
 
+    # ------------------------------------------------------------------ pin, leave, help
+
+    @property
+    def pinned(self) -> str | None:
+        return self._pinned
+
+    def pin(self, sid: str | None) -> None:
+        """Pin ``sid`` (None: unpin): the speaker view features it, whoever is speaking."""
+        sid = sid if sid in self._tiles else None
+        for key, tile in self._tiles.items():
+            tile.setProperty("pinned", key == sid)
+            tile.setToolTip("Pinned: double-click to unpin" if key == sid else "Double-click to pin")
+        self._pinned = sid
+        self.grid.set_pinned(sid)
+        if sid is not None:
+            self.set_layout("speaker")
+
+    def toggle_pin(self, sid: str) -> None:
+        self.pin(None if self._pinned == sid else sid)
+
+    def _pin_speaker(self) -> None:
+        if self._pinned is not None:
+            self.pin(None)
+        else:
+            self.pin(self.grid.dominant or self.grid.featured)  # type: ignore[arg-type]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.MouseButtonDblClick:
+            for sid, tile in self._tiles.items():
+                if tile is watched:
+                    self.toggle_pin(sid)
+                    return True
+        return super().eventFilter(watched, event)
+
+    def ask_leave(self) -> None:
+        """Leave asks first (Stay / Leave); Enter leaves, Esc stays."""
+        self.leave_confirm.show()
+        self.leave_confirm.raise_()
+        self.leave_confirm_button.setFocus()
+
+    @property
+    def leave_asked(self) -> bool:
+        return not self.leave_confirm.isHidden()
+
+    def _confirm_leave(self) -> None:
+        self.leave_confirm.hide()
+        self.leave_confirmed.emit()
+
+    def show_shortcuts(self, visible: bool = True) -> None:
+        self.help_sheet.setVisible(visible)
+        if visible:
+            self.help_sheet.raise_()
+
+    def _escape(self) -> None:
+        for popup in (self.leave_confirm, self.help_sheet):
+            popup.hide()
+
+    def set_fullscreen(self, full: bool) -> None:
+        """Reflect the window's state on the button (the window decides)."""
+        self.fullscreen_button.setText("Exit full screen" if full else "Full screen")
+
+    def _key(self, keys: str, slot: object) -> QShortcut:
+        shortcut = QShortcut(QKeySequence(keys), self)
+        shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        shortcut.activated.connect(slot)  # type: ignore[arg-type]
+        return shortcut
+
     @property
     def invite_link(self) -> str:
         return self._invite_link
@@ -282,6 +433,12 @@ class RoomView(QWidget):
         self.chat.add_message(sender, text, local, timestamp)
         if not local and self.chat.isHidden():
             self.controls.set_chat_unread(self.controls.chat_unread + 1)
+            shown = text if len(text) <= 80 else text[:79] + "…"
+            self.chat_popup.setText(f"{sender}: {shown}")
+            self.chat_popup.adjustSize()
+            self.chat_popup.show()
+            self.chat_popup.raise_()
+            self._chat_popup_timer.start(CHAT_POPUP_MS)
 
     def set_stats_rows(self, rows: Iterable[StatsRow | Mapping[str, Any]]) -> None:
         self.stats.set_rows(rows)
@@ -290,6 +447,7 @@ class RoomView(QWidget):
 
     def set_chat_visible(self, visible: bool) -> None:
         if visible:
+            self.chat_popup.hide()
             self.set_participants_visible(False)
             self.controls.set_chat_unread(0)
         self.chat.setVisible(visible)

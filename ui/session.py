@@ -105,7 +105,7 @@ class Session(QObject):
         controls.camera_toggled.connect(self._on_camera_toggled)
         controls.screen_toggled.connect(self._on_screen_toggled)
         controls.stats_toggled.connect(self._on_stats_toggled)
-        controls.leave_requested.connect(self.leave)
+        room.leave_confirmed.connect(self.leave)  # the Leave button asks first (RoomView.ask_leave)
         room.chat.message_submitted.connect(self._on_chat_submitted)
 
     # ------------------------------------------------------------------ state

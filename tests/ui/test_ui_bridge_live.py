@@ -103,6 +103,8 @@ def test_tiles_follow_participants_and_paint_frames(run_live: Any, qtbot: Any) -
         # Leave: the calm "you left" page; ada sees us go; back to start, the camera preview runs again.
         my_sid = live.local_sid
         qtbot.mouseClick(view.controls.leave_button, Qt.MouseButton.LeftButton)
+        assert live.window.current_screen == "room" and view.leave_asked  # Leave asks first
+        qtbot.mouseClick(view.leave_confirm_button, Qt.MouseButton.LeftButton)
         ended = live.window.ended_screen
         assert live.window.current_screen == "ended" and live.session.bridge is None
         assert ended.kind == "left" and ended.title.text() == "You left the meeting."

@@ -137,6 +137,7 @@ def test_copy_invite_link_and_join_with_it(run_live: Any, qtbot: Any) -> None:
             async with http.get(link) as resp:
                 assert resp.status == 200 and "Open in Confab" in await resp.text()
         qtbot.mouseClick(view.controls.leave_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(view.leave_confirm_button, Qt.MouseButton.LeftButton)
         qtbot.mouseClick(live.window.ended_screen.home_button, Qt.MouseButton.LeftButton)
         join = live.window.join_screen  # a guest pastes the link over remembered settings
         join.set_values(server="http://old-server:7880", room="yesterday", name="Guest")
