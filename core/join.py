@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -263,25 +263,32 @@ async def connect(
     audio: bool | dict[str, Any] | None = None,
     video: bool | dict[str, Any] | None = None,
     tracks: Sequence[Any] | None = None,
-    automatic_subscription: bool = True,
-    dominant_speaker: bool = False,
-    network_quality: bool | dict[str, int] | NetworkQualityConfiguration = False,
-    preferred_audio_codecs: Sequence[str] = (),
-    preferred_video_codecs: Sequence[str] = (),
+    automatic_subscription: bool | None = True,
+    dominant_speaker: bool | None = False,
+    network_quality: bool | dict[str, int] | NetworkQualityConfiguration | None = False,
+    preferred_audio_codecs: Sequence[str | Mapping[str, Any]] | None = (),
+    preferred_video_codecs: Sequence[str | Mapping[str, Any]] | str | None = (),
     max_audio_bitrate: int | None = None,
     max_video_bitrate: int | None = None,
     ice_servers: Sequence[RTCIceServer | str] | None = None,
-    ice_transport_policy: str = "all",
+    ice_transport_policy: str | None = "all",
     loopback_only: bool | None = None,
 ) -> Room:
     """Join a room; resolves with a connected Room whose ``participants`` holds everyone present.
 
     Raises the server's TwilioError (bad token 201xx, room full 53105, …) or a signaling error
     (53000) when the server cannot be reached. ``loopback_only`` (default: when ``url`` is a
-    loopback address) gathers ICE candidates on 127.0.0.1 only.
+    loopback address) gathers ICE candidates on 127.0.0.1 only. An option given as ``None``
+    takes its default. Codec preferences are names or ``{"codec": name, ...}`` mappings, as in
+    twilio-video.js; ``preferred_video_codecs="auto"`` means VP8 (Confab sends no simulcast).
     """
     if not isinstance(token, str):
         raise TypeError("token must be a string")
+    automatic_subscription = True if automatic_subscription is None else automatic_subscription
+    dominant_speaker = bool(dominant_speaker)
+    ice_transport_policy = ice_transport_policy or "all"
+    audio_codecs = _codec_names(preferred_audio_codecs, "preferred_audio_codecs")
+    video_codecs = _codec_names(preferred_video_codecs, "preferred_video_codecs")
     if tracks is not None and not isinstance(tracks, (list, tuple)):
         raise TypeError("tracks must be a list of LocalTracks or MediaStreamTracks")
     if ice_transport_policy not in ("all", "relay"):
@@ -305,8 +312,8 @@ async def connect(
     servers: list[Any] = list(ice_servers) if ice_servers is not None else []
     media = _MeshRoomMedia(
         signaling, lambda: max_bundle(loopback.rtc_configuration(servers)),
-        MediaOptions(list(preferred_audio_codecs), list(preferred_video_codecs), max_audio_bitrate,
-                     max_video_bitrate, loopback_only=loopback_only))
+        MediaOptions(audio_codecs, video_codecs, max_audio_bitrate, max_video_bitrate,
+                     loopback_only=loopback_only))
     signaling.stats_provider = media.stats
     local_participant = LocalParticipant(signaling.local_participant, tracks, owned_tracks=owned)
     media.attach(local_participant)
@@ -339,6 +346,24 @@ async def connect(
         await media.close()
         raise
     return room
+
+
+def _codec_names(value: Any, option: str) -> list[str]:
+    """``preferred_*_codecs`` as codec names: ``None`` → none; ``"auto"`` (video) → VP8."""
+    if value is None:
+        return []
+    if value == "auto" and option == "preferred_video_codecs":
+        return ["VP8"]
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{option} must be a list of codec names or {{'codec': name}} mappings"
+                        + (" or 'auto'" if option == "preferred_video_codecs" else ""))
+    names = []
+    for item in value:
+        name = item.get("codec") if isinstance(item, Mapping) else item
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{option}: each codec must be a name or {{'codec': name}}, not {item!r}")
+        names.append(name)
+    return names
 
 
 def _ice_server(server: p.IceServer) -> RTCIceServer:

@@ -1,0 +1,46 @@
+"""connect() options as twilio-video.js takes them: None is the default, codec names or mappings, "auto"."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from callutil import camera, subscribed, until
+from core import connect
+
+pytestmark = pytest.mark.media
+
+
+async def _received_codec(viewer, identity: str) -> str:  # type: ignore[no-untyped-def]
+    await until(lambda: subscribed(viewer, identity, "video"))
+    for _ in range(100):
+        reports = await viewer.get_stats()
+        codecs = [s.codec for r in reports for s in r.remote_video_track_stats if s.codec]
+        if codecs:
+            return str(codecs[0])
+        await asyncio.sleep(0.05)
+    raise AssertionError("no inbound video stats")
+
+
+@pytest.mark.parametrize(("preferred", "expected"), [([{"codec": "H264"}], "H264"), ("auto", "VP8"),
+                                                     (["h264", "vp8"], "H264")])
+async def test_preferred_video_codecs_are_what_the_viewer_receives(join, preferred, expected) -> None:  # type: ignore[no-untyped-def]
+    await join("publisher", tracks=[camera("publisher")], preferred_video_codecs=preferred)
+    viewer = await join("viewer")
+    assert (await _received_codec(viewer, "publisher")).upper() == expected
+
+
+async def test_options_given_as_none_take_their_defaults(join) -> None:  # type: ignore[no-untyped-def]
+    await join("publisher", tracks=[camera("publisher")])
+    viewer = await join("viewer", automatic_subscription=None, dominant_speaker=None, network_quality=None,
+                        preferred_audio_codecs=None, preferred_video_codecs=None, ice_transport_policy=None)
+    await until(lambda: subscribed(viewer, "publisher", "video"))  # automatic subscription is on
+
+
+async def test_codec_preferences_of_the_wrong_shape_are_a_type_error(server) -> None:  # type: ignore[no-untyped-def]
+    for bad in ("vp8", [3], [{"name": "VP8"}]):
+        with pytest.raises(TypeError):
+            await connect(server.token("x", "r"), url=server.url, name="r", tracks=[], preferred_video_codecs=bad)
+    with pytest.raises(TypeError):
+        await connect(server.token("x", "r"), url=server.url, name="r", tracks=[], preferred_audio_codecs="auto")
