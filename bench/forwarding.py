@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,7 +42,7 @@ WIDTH, HEIGHT, FPS = 640, 480, 30
 class _CountingDecoder:
     """Stands in for a video decoder in the edge process: counts encoded frames, decodes nothing."""
 
-    instances: list["_CountingDecoder"] = []
+    instances: ClassVar[list[_CountingDecoder]] = []
 
     def __init__(self) -> None:
         self.frames = 0
@@ -56,17 +56,19 @@ class _CountingDecoder:
 def _install_counting_decoders() -> None:
     import aiortc.rtcrtpreceiver as receiver_module
 
-    original = receiver_module.get_decoder
+    # aiortc.rtcrtpreceiver imports get_decoder from aiortc.codecs without re-exporting it;
+    # the receiver looks it up in its own module, so that is the name to swap.
+    original = receiver_module.get_decoder  # not re-exported, see above
 
     def get_decoder(codec: Any) -> Any:
         return _CountingDecoder() if codec.mimeType.lower().startswith("video/") else original(codec)
 
-    receiver_module.get_decoder = get_decoder
+    receiver_module.get_decoder = get_decoder  # as above
 
 
 async def _edge(mode: str, url: str) -> None:
-    from aiortc import RTCPeerConnection, RTCSessionDescription
     import aiohttp
+    from aiortc import RTCPeerConnection, RTCSessionDescription
 
     from core import LocalVideoTrack, connect
     from core.media import loopback
@@ -90,7 +92,7 @@ async def _edge(mode: str, url: str) -> None:
     if mode == "forwarder":
         async def token(identity: str) -> str:
             async with http.post(url + "/dev/token", json={"identity": identity, "room": "bench"}) as resp:
-                return (await resp.json())["token"]
+                return str((await resp.json())["token"])
 
         publisher = await connect(await token("publisher"), url=url, name="bench",
                                   tracks=[LocalVideoTrack(source, name="camera")], automatic_subscription=False)
@@ -157,7 +159,12 @@ async def _relay(port_file: str) -> None:
     async def publish(request: web.Request) -> web.Response:
         pc = RTCPeerConnection(loopback.rtc_configuration())
         pcs.append(pc)
-        pc.on("track", lambda track: source.done() or source.set_result(track))
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            if not source.done():
+                source.set_result(track)
+
         return await answer(pc, request)
 
     async def subscribe(request: web.Request) -> web.Response:
@@ -186,27 +193,29 @@ async def _relay(port_file: str) -> None:
 
 def _cpu(proc: Any) -> float:
     times = proc.cpu_times()
-    return times.user + times.system
+    return float(times.user + times.system)
 
 
-def _series(mode: str, middle: subprocess.Popen, url: str, sizes: list[int], warmup: float,
+def _series(mode: str, middle: subprocess.Popen[Any], url: str, sizes: list[int], warmup: float,
             measure: float) -> dict[str, Any]:
     import psutil
 
     edge = subprocess.Popen([sys.executable, __file__, "--role", "edge", "--mode", mode, "--url", url],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert edge.stdin is not None and edge.stdout is not None
+    stdin, stdout = edge.stdin, edge.stdout
     middle_ps = psutil.Process(middle.pid)
     edge_ps = psutil.Process(edge.pid)
     cpu, edge_cpu, fps, median_fps = [], [], [], []
     have = 0
 
     def command(text: str) -> dict[str, Any]:
-        edge.stdin.write(text + "\n")  # type: ignore[union-attr]
-        edge.stdin.flush()  # type: ignore[union-attr]
+        stdin.write(text + "\n")
+        stdin.flush()
         if text == "quit":
             return {}
-        return json.loads(edge.stdout.readline())  # type: ignore[union-attr]
+        reply: dict[str, Any] = json.loads(stdout.readline())
+        return reply
 
     try:
         for size in sizes:
@@ -220,7 +229,7 @@ def _series(mode: str, middle: subprocess.Popen, url: str, sizes: list[int], war
             dt = time.monotonic() - t0
             cpu.append(round((_cpu(middle_ps) - c0) / dt, 3))
             edge_cpu.append(round((_cpu(edge_ps) - e0) / dt, 3))
-            per_sub = [(b - a) / dt for a, b in zip(start["frames"], end["frames"])]
+            per_sub = [(b - a) / dt for a, b in zip(start["frames"], end["frames"], strict=True)]
             fps.append(round(min(per_sub), 1) if per_sub else 0.0)
             median_fps.append(round(sorted(per_sub)[len(per_sub) // 2], 1) if per_sub else 0.0)
         command("quit")
@@ -292,7 +301,7 @@ def main() -> None:
             relay.wait(timeout=10)
     result["ratio_mediarelay_over_forwarder"] = [
         round(r / f, 1) if f > 0 else None
-        for r, f in zip(result["mediarelay"]["server_cpu"], result["forwarder"]["server_cpu"])]
+        for r, f in zip(result["mediarelay"]["server_cpu"], result["forwarder"]["server_cpu"], strict=True)]
     print(json.dumps(result, indent=1))
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import LocalVideoTrack, connect  # noqa: E402
-from core.media import loopback  # noqa: E402
-from core.media.sources import SyntheticVideoSource  # noqa: E402
-from server.app import start_server  # noqa: E402
+from core import LocalVideoTrack, connect
+from core.media import loopback
+from core.media.sources import SyntheticVideoSource
+from server.app import start_server
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -31,7 +31,7 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(ordered), 2), "p90": round(p90, 2), "max": round(ordered[-1], 2)}
 
 
-async def one_run(server, room: str) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+async def one_run(server, room: str) -> tuple[float, float]:
     def camera(label: str) -> LocalVideoTrack:
         return LocalVideoTrack(SyntheticVideoSource(320, 240, 15, label=label))
 
@@ -42,7 +42,7 @@ async def one_run(server, room: str) -> tuple[float, float]:  # type: ignore[no-
     second = await connect(server.token("second", room), url=server.url, name=room, tracks=[camera("second")])
     connected = time.perf_counter()
 
-    def on_started(track, participant) -> None:  # type: ignore[no-untyped-def]
+    def on_started(track, participant) -> None:
         if track.kind == "video" and not started.done():
             started.set_result(time.perf_counter())
 

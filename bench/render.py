@@ -27,14 +27,14 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import av  # noqa: E402
-import numpy as np  # noqa: E402
-import PySide6  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import av
+import numpy as np
+import PySide6
+from PySide6.QtWidgets import QApplication
 
-from core.media.convert import fit_size, to_rgb  # noqa: E402
-from ui.grid import TileGrid  # noqa: E402
-from ui.tile import ParticipantTile  # noqa: E402
+from core.media.convert import fit_size, to_rgb
+from ui.grid import TileGrid
+from ui.tile import ParticipantTile
 
 SOURCES = ((320, 240), (640, 480), (1280, 720))
 TILE_COUNTS = (1, 4, 9)
@@ -60,14 +60,14 @@ def make_frames(width: int, height: int, count: int) -> list[av.VideoFrame]:
 
 def summary(samples_ns: list[int]) -> dict[str, float]:
     us = sorted(s / 1000 for s in samples_ns)
-    p90 = us[min(len(us) - 1, int(round(0.9 * (len(us) - 1))))]
+    p90 = us[min(len(us) - 1, round(0.9 * (len(us) - 1)))]
     return {"median": round(statistics.median(us), 1), "p90": round(p90, 1), "n": len(us)}
 
 
 def bench_case(app: QApplication, grid: TileGrid, frames: list[av.VideoFrame],
                n_tiles: int, n_frames: int) -> dict[str, object]:
-    for key in grid.keys():
-        grid.remove_tile(key).deleteLater()  # type: ignore[union-attr]
+    for key in grid.keys():  # noqa: SIM118  (TileGrid is no dict: keys() is its own method)
+        grid.remove_tile(key).deleteLater()  # type: ignore[union-attr]  # remove_tile returns None for an unknown key; these keys come from the grid
     tiles = []
     for i in range(n_tiles):
         tile = ParticipantTile(f"p{i}", f"Participant {i}")
@@ -122,7 +122,8 @@ def main() -> None:
     args = parser.parse_args()
     n_frames = max(100, args.frames)
 
-    app = QApplication.instance() or QApplication([])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([])
     grid = TileGrid()
     grid.resize(*WINDOW)
     grid.show()

@@ -29,7 +29,9 @@ import os
 import sys
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable, ClassVar, Mapping
+from collections.abc import Callable, Mapping
+from types import FrameType
+from typing import Any, ClassVar
 
 import pyee
 
@@ -47,7 +49,7 @@ log = logging.getLogger("confab.events")
 ListenerErrorHandler = Callable[["EventEmitter", str, BaseException], None]
 
 
-def _default_listener_error_handler(emitter: "EventEmitter", event: str, exc: BaseException) -> None:
+def _default_listener_error_handler(emitter: EventEmitter, event: str, exc: BaseException) -> None:
     message = f"Exception in a {type(emitter).__name__} {event!r} listener"
     try:
         loop = asyncio.get_running_loop()
@@ -58,7 +60,7 @@ def _default_listener_error_handler(emitter: "EventEmitter", event: str, exc: Ba
 
 
 _listener_error_handler: ListenerErrorHandler = _default_listener_error_handler
-_emit_observers: list[Callable[["EventEmitter", str, tuple[Any, ...]], None]] = []
+_emit_observers: list[Callable[[EventEmitter, str, tuple[Any, ...]], None]] = []
 
 
 def set_listener_error_handler(handler: ListenerErrorHandler | None) -> ListenerErrorHandler:
@@ -72,7 +74,7 @@ def set_listener_error_handler(handler: ListenerErrorHandler | None) -> Listener
     return previous
 
 
-def observe_emits(observer: Callable[["EventEmitter", str, tuple[Any, ...]], None]) -> Callable[[], None]:
+def observe_emits(observer: Callable[[EventEmitter, str, tuple[Any, ...]], None]) -> Callable[[], None]:
     """Call ``observer(emitter, event, args)`` before the listeners of every emit; returns an undo."""
     _emit_observers.append(observer)
 
@@ -88,7 +90,7 @@ _OWN_FILES = {os.path.normcase(os.path.abspath(__file__)), os.path.normcase(os.p
 
 def _caller_stacklevel() -> int:
     """``warnings.warn`` stacklevel of the first frame outside this module and pyee."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     level = 1
     while frame is not None and os.path.normcase(os.path.abspath(frame.f_code.co_filename)) in _OWN_FILES:
         frame = frame.f_back
@@ -102,7 +104,7 @@ class EventEmitter(pyee.EventEmitter):
     #: event name -> hint shown in the DeprecationWarning when someone listens to it.
     _deprecated_events: ClassVar[Mapping[str, str]] = {}
 
-    def _add_event_handler(self, event: str, k: Callable, v: Callable) -> None:
+    def _add_event_handler(self, event: str, k: Callable[..., Any], v: Callable[..., Any]) -> None:
         hint = self._deprecated_events.get(event)
         if hint is not None:
             warnings.warn(
@@ -130,9 +132,9 @@ class EventEmitter(pyee.EventEmitter):
     def _schedule(self, event: str, awaitable: Any) -> None:
         future = asyncio.ensure_future(awaitable)
 
-        def done(fut: asyncio.Future) -> None:
+        def done(fut: asyncio.Future[Any]) -> None:
             if not fut.cancelled() and fut.exception() is not None:
-                _listener_error_handler(self, event, fut.exception())  # type: ignore[arg-type]
+                _listener_error_handler(self, event, fut.exception())  # type: ignore[arg-type]  # pyee's handler takes Exception; a listener's BaseException is passed on as is
 
         future.add_done_callback(done)
 

@@ -6,6 +6,7 @@ media layer or a preview needs it; it reports ``started``, dimensions and level 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from .media import devices
@@ -23,11 +24,11 @@ def local_source(track: LocalAudioTrack | LocalVideoTrack) -> LocalSource:
         on_dimensions = track._media_dimensions if isinstance(track, LocalVideoTrack) else None
 
         def on_level(level: AudioLevel) -> None:
-            track._level = level.level  # type: ignore[union-attr]
+            track._level = level.level  # type: ignore[union-attr]  # only an audio source reports levels: track is a LocalAudioTrack here
 
         source = LocalSource(track.media_stream_track, on_started=track._media_started,
                              on_dimensions=on_dimensions, on_level=on_level, on_ended=track._media_ended)
-        track._local_source = source  # type: ignore[union-attr]
+        track._local_source = source  # type: ignore[union-attr]  # the source cache is not declared on the track classes (core/track.py)
         track.on("stopped", lambda _t: _stop_soon(source))
     source.start()
     return source
@@ -36,10 +37,8 @@ def local_source(track: LocalAudioTrack | LocalVideoTrack) -> LocalSource:
 def _stop_soon(source: LocalSource) -> None:
     import asyncio
 
-    try:
+    with contextlib.suppress(RuntimeError):  # no loop: nothing is running either
         asyncio.get_running_loop().create_task(source.stop())
-    except RuntimeError:  # no loop: nothing is running either
-        pass
 
 
 def create_local_video_track(device: Any = None, *, name: str | None = None, width: int = 640,

@@ -9,9 +9,13 @@ Twilio's camelCase (``sendStats``, ``fractionLost``) or snake_case.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import IntEnum
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Self, cast
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "NetworkQualityLevel",
@@ -85,7 +89,9 @@ class NetworkQualityConfiguration:
         object.__setattr__(self, "remote", _in_range(remote, _REMOTE_RANGE, NetworkQualityVerbosity.NONE))
 
     @classmethod
-    def from_option(cls, option: "bool | Mapping[str, Any] | NetworkQualityConfiguration | None") -> "NetworkQualityConfiguration | None":
+    def from_option(
+        cls, option: bool | Mapping[str, Any] | NetworkQualityConfiguration | None
+    ) -> NetworkQualityConfiguration | None:
         """The ``network_quality`` connect option: False/None → None, True → defaults, mapping → values."""
         if option is None or option is False:
             return None
@@ -93,7 +99,7 @@ class NetworkQualityConfiguration:
             return cls()
         return cls().updated(option)
 
-    def updated(self, changes: "Mapping[str, Any] | NetworkQualityConfiguration") -> "NetworkQualityConfiguration":
+    def updated(self, changes: Mapping[str, Any] | NetworkQualityConfiguration) -> NetworkQualityConfiguration:
         """A copy with the given fields changed; missing or out-of-range fields keep the current value."""
         if isinstance(changes, NetworkQualityConfiguration):
             changes = {"local": changes.local, "remote": changes.remote}
@@ -124,7 +130,7 @@ def _level(value: Any) -> NetworkQualityLevel | None:
 
 class _Value:
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        return asdict(cast("DataclassInstance", self))  # every subclass is a @dataclass
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,7 @@ class NetworkQualityBandwidthStats(_Value):
     level: NetworkQualityLevel | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "NetworkQualityBandwidthStats":
+    def from_dict(cls, data: Mapping[str, Any]) -> NetworkQualityBandwidthStats:
         return cls(_get(data, "actual"), _get(data, "available"), _level(_get(data, "level")))
 
 
@@ -149,7 +155,7 @@ class NetworkQualityLatencyStats(_Value):
     level: NetworkQualityLevel | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "NetworkQualityLatencyStats":
+    def from_dict(cls, data: Mapping[str, Any]) -> NetworkQualityLatencyStats:
         return cls(_get(data, "jitter"), _get(data, "rtt"), _level(_get(data, "level")))
 
 
@@ -161,7 +167,7 @@ class NetworkQualityFractionLostStats(_Value):
     level: NetworkQualityLevel | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "NetworkQualityFractionLostStats":
+    def from_dict(cls, data: Mapping[str, Any]) -> NetworkQualityFractionLostStats:
         return cls(_get(data, "fraction_lost", "fractionLost"), _level(_get(data, "level")))
 
 
@@ -174,7 +180,7 @@ class NetworkQualitySendOrRecvStats(_Value):
     fraction_lost: NetworkQualityFractionLostStats | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "NetworkQualitySendOrRecvStats":
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
         bandwidth = _get(data, "bandwidth")
         latency = _get(data, "latency")
         fraction_lost = _get(data, "fraction_lost", "fractionLost")
@@ -203,7 +209,7 @@ class NetworkQualityMediaStats(_Value):
     recv_stats: NetworkQualityRecvStats | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "NetworkQualityMediaStats":
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
         send_stats = _get(data, "send_stats", "sendStats")
         recv_stats = _get(data, "recv_stats", "recvStats")
         return cls(
@@ -231,7 +237,7 @@ class NetworkQualityStats(_Value):
     video: NetworkQualityVideoStats | None = None
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "NetworkQualityStats":
+    def from_dict(cls, data: Mapping[str, Any]) -> NetworkQualityStats:
         level, stats = parse_network_quality(data)
         return stats if stats is not None else cls(level)
 

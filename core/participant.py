@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Sequence, Union
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .events import EventEmitter
 from .network_quality import NetworkQualityConfiguration, NetworkQualityLevel, NetworkQualityStats
@@ -35,13 +36,18 @@ from .signaling import EncodingParameters, LocalTrackSignaling
 from .track import LocalAudioTrack, LocalDataTrack, LocalVideoTrack, Track, validate_priority
 
 if TYPE_CHECKING:
-    from .signaling import LocalParticipantSignaling, ParticipantSignaling, RemoteParticipantSignaling, RemoteTrackSignaling
+    from .signaling import (
+        LocalParticipantSignaling,
+        ParticipantSignaling,
+        RemoteParticipantSignaling,
+        RemoteTrackSignaling,
+    )
 
 __all__ = ["Participant", "LocalParticipant", "RemoteParticipant"]
 
 log = logging.getLogger("confab.participant")
 
-LocalTrack = Union[LocalAudioTrack, LocalVideoTrack, LocalDataTrack]
+LocalTrack = LocalAudioTrack | LocalVideoTrack | LocalDataTrack
 _UNSET: Any = object()
 _DEPRECATED = {
     "trackAdded": "use 'trackSubscribed' (remote) or 'trackPublished' (local)",
@@ -55,7 +61,7 @@ class Participant(EventEmitter):
 
     _deprecated_events: ClassVar[dict[str, str]] = _DEPRECATED
 
-    def __init__(self, signaling: "ParticipantSignaling") -> None:
+    def __init__(self, signaling: ParticipantSignaling) -> None:
         super().__init__()
         self._signaling = signaling
         self._publications: dict[str, TrackPublication] = {}
@@ -100,7 +106,7 @@ class Participant(EventEmitter):
         return self._signaling.network_quality_stats
 
     def _of_kind(self, kind: str) -> dict[str, Any]:
-        return {sid: pub for sid, pub in self._publications.items() if pub.kind == kind}  # type: ignore[attr-defined]
+        return {sid: pub for sid, pub in self._publications.items() if pub.kind == kind}  # type: ignore[attr-defined]  # every publication here has a kind; the TrackPublication base declares none
 
     def _emit_forward(self, event: str, *args: Any) -> None:
         self.emit(event, *args)
@@ -126,9 +132,9 @@ class Participant(EventEmitter):
 class RemoteParticipant(Participant):
     """Another participant; ``tracks`` holds RemoteTrackPublications (subscribed or not)."""
 
-    _signaling: "RemoteParticipantSignaling"
+    _signaling: RemoteParticipantSignaling
 
-    def __init__(self, signaling: "RemoteParticipantSignaling") -> None:
+    def __init__(self, signaling: RemoteParticipantSignaling) -> None:
         super().__init__(signaling)
         self._forward: Forwarder | None = None
         for tsig in signaling.tracks.values():
@@ -141,15 +147,15 @@ class RemoteParticipant(Participant):
         if self._forward is not None:
             self._forward(event, args, self)
 
-    def _add_publication(self, tsig: "RemoteTrackSignaling") -> RemoteTrackPublication:
+    def _add_publication(self, tsig: RemoteTrackSignaling) -> RemoteTrackPublication:
         pub = remote_publication_class(tsig.kind)(tsig, self)
         self._publications[tsig.sid] = pub
         return pub
 
-    def _on_track_published(self, tsig: "RemoteTrackSignaling") -> None:
+    def _on_track_published(self, tsig: RemoteTrackSignaling) -> None:
         self._emit_forward("trackPublished", self._add_publication(tsig))
 
-    def _on_track_unpublished(self, tsig: "RemoteTrackSignaling") -> None:
+    def _on_track_unpublished(self, tsig: RemoteTrackSignaling) -> None:
         pub = self._publications.pop(tsig.sid, None)
         if pub is not None:
             tsig.remove_all_listeners()
@@ -168,7 +174,7 @@ class RemoteParticipant(Participant):
 # --- local ---------------------------------------------------------------------------------
 
 
-def _consume(future: asyncio.Future) -> None:
+def _consume(future: asyncio.Future[Any]) -> None:
     """Mark a publish future's exception as retrieved (it is also reported by events/logs)."""
     if not future.cancelled():
         future.exception()
@@ -182,11 +188,11 @@ class LocalParticipant(Participant):
     stopped when the room disconnects.
     """
 
-    _signaling: "LocalParticipantSignaling"
+    _signaling: LocalParticipantSignaling
 
     def __init__(
         self,
-        signaling: "LocalParticipantSignaling",
+        signaling: LocalParticipantSignaling,
         tracks: Iterable[LocalTrack] = (),
         *,
         owned_tracks: Iterable[LocalTrack] = (),
@@ -195,7 +201,7 @@ class LocalParticipant(Participant):
         self._local_tracks: dict[str, LocalTrack] = {}
         self._by_id: dict[str, LocalTrackPublication] = {}
         self._pending: dict[str, asyncio.Future[LocalTrackPublication]] = {}
-        self._track_listeners: dict[str, list[tuple[str, Callable[..., None]]]] = {}
+        self._track_listeners: dict[str, list[tuple[str, Callable[..., object]]]] = {}
         self._owned = {t.id for t in owned_tracks}
         signaling.on("trackPublished", self._on_track_published)
         signaling.on("trackPublicationFailed", self._on_track_publication_failed)
@@ -210,7 +216,7 @@ class LocalParticipant(Participant):
 
     def publish_track(
         self, track: Any, priority: str = "standard", name: str | None = None
-    ) -> "asyncio.Future[LocalTrackPublication]":
+    ) -> asyncio.Future[LocalTrackPublication]:
         """Publish a LocalTrack (or wrap an aiortc MediaStreamTrack, named ``name``).
 
         Returns a future: resolves with the publication when the server acks it with a SID;
@@ -235,7 +241,7 @@ class LocalParticipant(Participant):
             self._add_track(track, priority)
         return future
 
-    def publish_tracks(self, tracks: Sequence[Any]) -> "asyncio.Future[list[LocalTrackPublication]]":
+    def publish_tracks(self, tracks: Sequence[Any]) -> asyncio.Future[list[LocalTrackPublication]]:
         """Publish several tracks; the future resolves with all publications."""
         if not isinstance(tracks, (list, tuple)):
             raise TypeError("tracks must be a list or tuple")
@@ -266,7 +272,7 @@ class LocalParticipant(Participant):
 
     # -- parameters ------------------------------------------------------------------------
 
-    def set_parameters(self, encoding_parameters: Mapping[str, Any] | None = _UNSET) -> "LocalParticipant":
+    def set_parameters(self, encoding_parameters: Mapping[str, Any] | None = _UNSET) -> LocalParticipant:
         """Bitrate limits: no argument keeps them, None clears both, a mapping with
         ``max_audio_bitrate`` / ``max_video_bitrate`` (int | None) updates those given."""
         room = self._signaling.room
@@ -293,7 +299,7 @@ class LocalParticipant(Participant):
 
     def set_network_quality_configuration(
         self, configuration: Mapping[str, Any] | NetworkQualityConfiguration
-    ) -> "LocalParticipant":
+    ) -> LocalParticipant:
         """Change verbosities; missing fields keep their value, non-numbers raise TypeError."""
         if not isinstance(configuration, (Mapping, NetworkQualityConfiguration)):
             raise TypeError("configuration must be a mapping or NetworkQualityConfiguration")
@@ -313,7 +319,8 @@ class LocalParticipant(Participant):
             return track
         kind = getattr(track, "kind", None)
         if isinstance(track, Track) or kind not in ("audio", "video"):
-            raise TypeError(f"expected a LocalAudioTrack, LocalVideoTrack, LocalDataTrack or MediaStreamTrack, not {track!r}")
+            raise TypeError("expected a LocalAudioTrack, LocalVideoTrack, LocalDataTrack or MediaStreamTrack,"
+                            f" not {track!r}")
         for existing in self._local_tracks.values():
             if getattr(existing, "media_stream_track", None) is track:
                 return existing
@@ -332,7 +339,7 @@ class LocalParticipant(Participant):
 
     def _add_track(self, track: LocalTrack, priority: str) -> LocalTrackSignaling:
         self._local_tracks[track.id] = track
-        listeners: list[tuple[str, Callable[..., None]]] = []
+        listeners: list[tuple[str, Callable[..., object]]] = []
         if not isinstance(track, LocalDataTrack):
             listeners = [
                 ("enabled", lambda t: self._on_track_enabled(t, True)),
@@ -394,7 +401,7 @@ class LocalParticipant(Participant):
             return
         for track in list(self._local_tracks.values()):
             if track.id in self._owned and hasattr(track, "stop"):
-                track.stop()  # type: ignore[union-attr]
+                track.stop()
         for track_id, future in list(self._pending.items()):
             if not future.done():
                 future.set_exception(Exception(f"LocalTrack {track_id} was not published: the Room disconnected"))
@@ -408,5 +415,5 @@ class LocalParticipant(Participant):
         self._publications.clear()
 
 
-async def _gather(futures: list[asyncio.Future]) -> list[Any]:
+async def _gather(futures: list[asyncio.Future[Any]]) -> list[Any]:
     return list(await asyncio.gather(*futures))

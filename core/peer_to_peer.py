@@ -58,7 +58,7 @@ class PeerToPeerFeatures:
             return owner
         for psig in self.signaling.participants.values():
             for tsig in psig.tracks.values():
-                if tsig.media is not None and tsig.media.track_id == track_id:
+                if tsig.media is not None and tsig.media.track_id == track_id and psig.sid is not None:
                     self._track_owner[track_id] = psig.sid
                     return psig.sid
         return None
@@ -82,7 +82,7 @@ class PeerToPeerFeatures:
                     await self._p2p_quality(now)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a bad sample must not end the feature
+            except Exception:
                 log.exception("peer-to-peer dominant speaker / network quality failed")
 
     async def _p2p_quality(self, now: float) -> None:

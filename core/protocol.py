@@ -10,10 +10,10 @@ because twilio-video.js sends fields we do not model (``publisher``, ``bandwidth
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeAlias, Union
+from typing import Any, Literal, TypeAlias, TypeVar
 
 import msgspec
-from msgspec import Raw, Struct, field
+from msgspec import Raw as Raw, Struct, field  # Raw re-exported: bodies are Raw
 
 #: Largest signaling frame either side accepts; bigger ones are rejected with 53004 / 53003.
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -230,7 +230,7 @@ class Disconnect(_ClientBody, tag="disconnect"):
     version: int = RSP_VERSION
 
 
-ClientMessage: TypeAlias = Union[IceRequest, Connect, Update, Sync, Disconnect]
+ClientMessage: TypeAlias = IceRequest | Connect | Update | Sync | Disconnect
 
 
 # --- RSP: server to client ---------------------------------------------------------------
@@ -296,7 +296,7 @@ class Warning(_ServerBody, tag="warning"):
     states: dict[str, Any] | None = None
 
 
-ServerMessage: TypeAlias = Union[Iced, Connected, ServerUpdate, Synced, Disconnected, Error, Warning]
+ServerMessage: TypeAlias = Iced | Connected | ServerUpdate | Synced | Disconnected | Error | Warning
 
 
 # --- TCMP framing -------------------------------------------------------------------------
@@ -345,22 +345,23 @@ class Bad(_Frame, tag="bad"):
     reason: str
 
 
-ClientFrame: TypeAlias = Union[Hello, Msg, Heartbeat, Bye]
-ServerFrame: TypeAlias = Union[Welcome, Msg, Heartbeat, Busy, Bad, Bye]
+ClientFrame: TypeAlias = Hello | Msg | Heartbeat | Bye
+ServerFrame: TypeAlias = Welcome | Msg | Heartbeat | Busy | Bad | Bye
 
 
 class ProtocolError(ValueError):
     """A frame or body that does not match its schema (the caller maps it to 53003/53004)."""
 
 
-_client_frame = msgspec.json.Decoder(ClientFrame)
-_server_frame = msgspec.json.Decoder(ServerFrame)
-_client_body = msgspec.json.Decoder(ClientMessage)
-_server_body = msgspec.json.Decoder(ServerMessage)
+_client_frame: msgspec.json.Decoder[ClientFrame] = msgspec.json.Decoder(ClientFrame)
+_server_frame: msgspec.json.Decoder[ServerFrame] = msgspec.json.Decoder(ServerFrame)
+_client_body: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(ClientMessage)
+_server_body: msgspec.json.Decoder[ServerMessage] = msgspec.json.Decoder(ServerMessage)
+_T = TypeVar("_T")
 _encoder = msgspec.json.Encoder()
 
 
-def _decode(decoder: msgspec.json.Decoder, data: bytes | str) -> Any:
+def _decode(decoder: msgspec.json.Decoder[_T], data: bytes | str) -> _T:
     if len(data) > MAX_MESSAGE_BYTES:
         raise ProtocolError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
     try:

@@ -13,7 +13,7 @@ fires bottom-up: track → publication → participant → room.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from .events import EventEmitter
 from .track import (
@@ -44,8 +44,8 @@ __all__ = [
     "remote_publication_class",
 ]
 
-LocalTrack = Union[LocalAudioTrack, LocalVideoTrack, LocalDataTrack]
-RemoteTrack = Union[RemoteAudioTrack, RemoteVideoTrack, RemoteDataTrack]
+LocalTrack = LocalAudioTrack | LocalVideoTrack | LocalDataTrack
+RemoteTrack = RemoteAudioTrack | RemoteVideoTrack | RemoteDataTrack
 
 
 class TrackPublication(EventEmitter):
@@ -69,7 +69,7 @@ class TrackPublication(EventEmitter):
 class LocalTrackPublication(TrackPublication):
     """A LocalTrack the server acknowledged with a SID."""
 
-    def __init__(self, signaling: "LocalTrackSignaling", track: LocalTrack, participant: "LocalParticipant") -> None:
+    def __init__(self, signaling: LocalTrackSignaling, track: LocalTrack, participant: LocalParticipant) -> None:
         super().__init__()
         self._signaling = signaling
         self._track = track
@@ -101,13 +101,13 @@ class LocalTrackPublication(TrackPublication):
         """The publish priority subscribers see."""
         return self._signaling.priority
 
-    def set_priority(self, priority: str) -> "LocalTrackPublication":
+    def set_priority(self, priority: str) -> LocalTrackPublication:
         """Change the publish priority (TypeError / ValueError when invalid); signaled on change."""
-        priority = validate_priority(priority)  # type: ignore[assignment]
+        priority = validate_priority(priority)  # type: ignore[assignment]  # without allow_none, validate_priority returns a str
         self._participant._signaling.set_track_priority(self._signaling.id, priority)
         return self
 
-    def unpublish(self) -> "LocalTrackPublication":
+    def unpublish(self) -> LocalTrackPublication:
         """Same as ``local_participant.unpublish_track(self.track)``."""
         self._participant.unpublish_track(self._track)
         return self
@@ -141,12 +141,12 @@ _REMOTE_TRACKS: dict[str, type] = {"audio": RemoteAudioTrack, "video": RemoteVid
 class RemoteTrackPublication(TrackPublication):
     """A remote participant's track; ``track`` is set only while subscribed."""
 
-    def __init__(self, signaling: "RemoteTrackSignaling", participant: "RemoteParticipant") -> None:
+    def __init__(self, signaling: RemoteTrackSignaling, participant: RemoteParticipant) -> None:
         super().__init__()
         self._signaling = signaling
         self._participant = participant
         self._is_track_enabled = signaling.enabled if signaling.kind != "data" else True
-        self._publish_priority = signaling.priority
+        self._publish_priority: str = signaling.priority
         self._track: RemoteTrack | None = None
         if signaling.is_subscribed:  # already complete when first seen: no event
             self._track = self._new_track()
@@ -228,7 +228,7 @@ class RemoteTrackPublication(TrackPublication):
         self._is_track_enabled = enabled
         track = self._track
         if track is not None:
-            track._set_enabled(enabled)  # type: ignore[union-attr]
+            track._set_enabled(enabled)  # type: ignore[union-attr]  # data tracks returned above; audio and video ones have _set_enabled
         self.emit("trackEnabled" if enabled else "trackDisabled")
         if track is not None:
             self._participant._emit_forward("trackEnabled" if enabled else "trackDisabled", track)
@@ -240,7 +240,7 @@ class RemoteTrackPublication(TrackPublication):
 
     def _on_started(self) -> None:
         track = self._track
-        if track is not None and hasattr(track, "_set_started") and track._set_started():  # type: ignore[union-attr]
+        if track is not None and hasattr(track, "_set_started") and track._set_started():
             self._participant._emit_forward("trackStarted", track)
 
     def _on_dimensions_changed(self, width: int, height: int) -> None:
@@ -279,7 +279,11 @@ class RemoteDataTrackPublication(RemoteTrackPublication):
     """Publication of a remote data track."""
 
 
-_REMOTE = {"audio": RemoteAudioTrackPublication, "video": RemoteVideoTrackPublication, "data": RemoteDataTrackPublication}
+_REMOTE = {
+    "audio": RemoteAudioTrackPublication,
+    "video": RemoteVideoTrackPublication,
+    "data": RemoteDataTrackPublication,
+}
 
 
 def remote_publication_class(kind: str) -> type[RemoteTrackPublication]:

@@ -45,12 +45,12 @@ class Room(EventEmitter):
         "trackRemoved": "use 'trackUnsubscribed'",
     }
 
-    def __init__(self, signaling: "RoomSignaling", local_participant: LocalParticipant) -> None:
+    def __init__(self, signaling: RoomSignaling, local_participant: LocalParticipant) -> None:
         super().__init__()
         self._signaling = signaling
         self._local_participant = local_participant
         self._participants: dict[str, RemoteParticipant] = {}
-        self._last_state = signaling.state
+        self._last_state: str = signaling.state
         for psig in signaling.participants.values():
             self._add_participant(psig)
         signaling.on("participantConnected", self._on_participant_connected)
@@ -95,7 +95,7 @@ class Room(EventEmitter):
     def media_region(self) -> str | None:
         return self._signaling.media_region
 
-    def disconnect(self) -> "Room":
+    def disconnect(self) -> Room:
         """Leave the room (sync, idempotent; see api-reference §4 for the event order)."""
         self._signaling.disconnect()
         return self
@@ -109,10 +109,10 @@ class Room(EventEmitter):
 
     # -- signaling handlers ----------------------------------------------------------------
 
-    def _add_participant(self, psig: "RemoteParticipantSignaling") -> RemoteParticipant:
+    def _add_participant(self, psig: RemoteParticipantSignaling) -> RemoteParticipant:
         participant = RemoteParticipant(psig)
         participant._forward = self._forward
-        self._participants[participant.sid] = participant  # type: ignore[index]
+        self._participants[participant.sid] = participant  # type: ignore[index]  # a remote participant always has its SID (the server sends it)
         return participant
 
     def _forward(self, event: str, args: tuple[Any, ...], participant: RemoteParticipant) -> None:
@@ -121,16 +121,16 @@ class Room(EventEmitter):
         elif event in _RENAMED:
             self.emit(_RENAMED[event], participant)
 
-    def _on_participant_connected(self, psig: "RemoteParticipantSignaling") -> None:
+    def _on_participant_connected(self, psig: RemoteParticipantSignaling) -> None:
         self.emit("participantConnected", self._add_participant(psig))
 
-    def _on_participant_disconnected(self, psig: "RemoteParticipantSignaling") -> None:
-        participant = self._participants.pop(psig.sid, None)  # type: ignore[arg-type]
+    def _on_participant_disconnected(self, psig: RemoteParticipantSignaling) -> None:
+        participant = self._participants.pop(psig.sid, None)  # type: ignore[arg-type]  # as above: a remote participant's SID is set
         if participant is not None:
             participant._forward = None
             self.emit("participantDisconnected", participant)
 
-    def _on_state_changed(self, state: str, error: "TwilioError | None") -> None:
+    def _on_state_changed(self, state: str, error: TwilioError | None) -> None:
         previous, self._last_state = self._last_state, state
         loop = self._signaling.loop
         if state == "reconnecting":

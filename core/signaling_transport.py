@@ -9,11 +9,12 @@ The window for that is the server's ``options.session_timeout``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import msgspec
@@ -34,7 +35,10 @@ BACKOFF_START_S = 0.08
 BACKOFF_FACTOR = 1.5
 BACKOFF_MAX_S = 5.0
 
-StateListener = Callable[[str, "TwilioError | None"], None]
+if TYPE_CHECKING:
+    from .signaling import TransportState
+
+StateListener = Callable[["TransportState", "TwilioError | None"], None]
 
 
 def error_of(body: p.ServerMessage) -> TwilioError | None:
@@ -59,7 +63,7 @@ class SignalingTransport:
         heartbeat_ms: int = p.DEFAULT_HEARTBEAT_MS,
     ) -> None:
         self.url = url
-        self.state = "connecting"
+        self.state: TransportState = "connecting"
         self.session: str | None = None
         self.session_timeout_s: float = p.DEFAULT_SESSION_TIMEOUT_S
         self._on_message = on_message
@@ -159,7 +163,7 @@ class SignalingTransport:
             try:
                 first = await asyncio.wait_for(self._open(self._sync_body()),
                                                max(0.1, deadline - time.monotonic()))
-            except (TwilioError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, TwilioError) as exc:
                 if isinstance(exc, TwilioError):
                     last_error = exc if exc.code not in (53000, 53001) else last_error
                 await self._close_connection()
@@ -210,10 +214,8 @@ class SignalingTransport:
             return
         conn = self._conn
         if conn is not None and conn.state == "open" and self.session is not None:
-            try:
+            with contextlib.suppress(ConnectionError, aiohttp.ClientError, RuntimeError):
                 await conn.send(p.Disconnect(session=self.session))
-            except (ConnectionError, aiohttp.ClientError, RuntimeError):
-                pass
         self._end(None)
         await self.wait_closed()
 
@@ -239,7 +241,7 @@ class SignalingTransport:
         if self._closing is not None:
             await asyncio.shield(self._closing)
 
-    def _set_state(self, state: str, error: TwilioError | None) -> None:
+    def _set_state(self, state: TransportState, error: TwilioError | None) -> None:
         if state == self.state:
             return
         self.state = state

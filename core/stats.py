@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from .track import Dimensions
 
@@ -121,7 +122,7 @@ class RemoteVideoTrackStats(RemoteTrackStats):
     freeze_count: int | None = None
 
 
-_LISTS = {
+_LISTS: dict[str, type[LocalAudioTrackStats | LocalVideoTrackStats | RemoteAudioTrackStats | RemoteVideoTrackStats]] = {
     "local_audio_track_stats": LocalAudioTrackStats,
     "local_video_track_stats": LocalVideoTrackStats,
     "remote_audio_track_stats": RemoteAudioTrackStats,
@@ -140,7 +141,7 @@ class StatsReport:
     remote_video_track_stats: list[RemoteVideoTrackStats] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "StatsReport":
+    def from_dict(cls, data: Mapping[str, Any]) -> StatsReport:
         kwargs: dict[str, Any] = {"peer_connection_id": str(_get(data, "peer_connection_id"))}
         for name, klass in _LISTS.items():
             kwargs[name] = [e if isinstance(e, klass) else klass.from_dict(e) for e in _get(data, name) or []]

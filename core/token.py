@@ -15,7 +15,7 @@ import math
 import re
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -157,7 +157,7 @@ def room_of(claims: Mapping[str, Any]) -> str | None:
 # --------------------------------------------------------------------------- internals
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return (isinstance(value, (int, float)) and not isinstance(value, bool)
             and math.isfinite(value))
 

@@ -8,6 +8,7 @@ in ``core/signaling_transport.py`` builds the connect/sync session on top of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -88,7 +89,7 @@ class TwilioConnection:
                 self._session.ws_connect(self.url, max_msg_size=p.MAX_MESSAGE_BYTES, autoping=True),
                 OPEN_TIMEOUT_S,
             )
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             await self._release()
             self.state = "closed"
             raise SignalingConnectionError(f"Signaling connection error: {exc}") from None
@@ -117,7 +118,7 @@ class TwilioConnection:
                 return None
             try:
                 wsmsg = await self._ws.receive(timeout=remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return None
             frame = self._decode(wsmsg)
             if frame is None:
@@ -211,10 +212,8 @@ class TwilioConnection:
         if self.state == "closed":
             return
         if self.state == "open" and self._ws is not None and not self._ws.closed:
-            try:
+            with contextlib.suppress(ConnectionError, aiohttp.ClientError, RuntimeError):
                 await self._send_frame(p.Bye())
-            except (ConnectionError, aiohttp.ClientError, RuntimeError):
-                pass
         self._finish(None)
         await self._abort()
 
@@ -232,10 +231,8 @@ class TwilioConnection:
     async def _abort(self) -> None:
         self.state = "closed"
         if self._ws is not None and not self._ws.closed:
-            try:
+            with contextlib.suppress(aiohttp.ClientError, OSError, RuntimeError):
                 await self._ws.close(code=1000)
-            except (aiohttp.ClientError, OSError, RuntimeError):
-                pass
         await self._release()
         self._closed.set()
 

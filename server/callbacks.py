@@ -7,6 +7,7 @@ sequence), each with a timeout. Failures are logged and dropped: signaling never
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -21,7 +22,7 @@ EVENTS = ("room-created", "room-ended", "participant-connected", "participant-di
 
 def iso_timestamp(t: float) -> str:
     """``2026-12-01T10:11:12.345Z``, as Twilio's callbacks carry it."""
-    ms = int(round(t * 1000)) % 1000
+    ms = round(t * 1000) % 1000
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{ms:03d}Z"
 
 
@@ -40,10 +41,8 @@ class StatusCallbacks:
     async def close(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-            except asyncio.CancelledError:
-                pass
         if self._session is not None:
             await self._session.close()
 
@@ -75,10 +74,8 @@ class StatusCallbacks:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         try:
-            if method == "GET":
-                request = self._session.get(url, params=body)
-            else:
-                request = self._session.post(url, data=body)
+            get = method == "GET"
+            request = self._session.get(url, params=body) if get else self._session.post(url, data=body)
             async with request as response:
                 await response.read()
                 if response.status >= 400:
@@ -89,7 +86,7 @@ class StatusCallbacks:
             self.sent += 1
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # any network failure: log, never raise
+        except Exception as exc:  # noqa: BLE001  (any network failure: log, never raise)
             self.failed += 1
             log.warning("status callback %s to %s failed: %s", body["StatusCallbackEvent"], url,
                         exc.__class__.__name__ + (f": {exc}" if str(exc) else ""))

@@ -15,7 +15,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -55,6 +55,8 @@ from .store import Record
 
 if TYPE_CHECKING:
     from .app import ServerState
+    from .rooms import Participant, RoomRegistry
+    from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -217,15 +219,15 @@ def _page(request: web.Request, key: str, items: list[dict[str, Any]], page: int
 
 
 class RestApi:
-    def __init__(self, state: "ServerState") -> None:
+    def __init__(self, state: ServerState) -> None:
         self.state = state
 
     @property
-    def store(self):  # type: ignore[no-untyped-def]
+    def store(self) -> Store:
         return self.state.store
 
     @property
-    def registry(self):  # type: ignore[no-untyped-def]
+    def registry(self) -> RoomRegistry:
         return self.state.registry
 
     def routes(self) -> list[web.RouteDef]:
@@ -354,7 +356,7 @@ class RestApi:
         _, rec = await self._participant(request)
         return web.json_response(participant_json(rec, _base(request)))
 
-    def _live(self, room: Record, rec: Record):  # type: ignore[no-untyped-def]
+    def _live(self, room: Record, rec: Record) -> Participant | None:
         live_room = self.registry.rooms.get(room["sid"])
         live = live_room.participants.get(rec["sid"]) if live_room is not None else None
         return live
@@ -401,7 +403,7 @@ class RestApi:
         room, rec = await self._participant(request)
         if room["type"] in PEER_TO_PEER_TYPES:
             raise RoomSubscriptionOperationNotSupportedError()
-        rules = parse_rules(form.get("Rules"))
+        rules: list[Mapping[str, Any]] = [*parse_rules(form.get("Rules"))]
         live = self._live(room, rec)
         if live is None:
             raise ParticipantNotFoundError("Participant is not connected")

@@ -99,7 +99,7 @@ def _encode(record: Record) -> Record:
 
 def _decode(row: sqlite3.Row) -> Record:
     out: Record = {}
-    for key in row.keys():
+    for key in row.keys():  # noqa: SIM118  (iterating a sqlite3.Row yields values, not keys)
         value = row[key]
         if key in _JSON_COLUMNS:
             value = json.loads(value)
@@ -251,7 +251,8 @@ class Store:
     async def list_participants(self, room_sid: str, *, statuses: tuple[str, ...] | None,
                                 identity: str | None, created_after: float | None,
                                 created_before: float | None, offset: int, limit: int) -> list[Record]:
-        where, args = ["room_sid=?"], [room_sid]
+        where: list[str] = ["room_sid=?"]
+        args: list[str | float] = [room_sid]
         if statuses:
             where.append("status IN (" + ", ".join("?" for _ in statuses) + ")")
             args.extend(statuses)

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from core import protocol as p
 from core.events import EventEmitter, observe_emits
@@ -145,7 +146,7 @@ class EventLog:
     def close(self) -> None:
         self._undo()
 
-    def __enter__(self) -> "EventLog":
+    def __enter__(self) -> EventLog:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -180,10 +181,10 @@ def remote_participant(
             track_states.append(t)
         else:
             kind, name, *rest = t
-            track_states.append(p.RemoteTrackState(sid=new_sid("MT"), name=name, kind=kind,  # type: ignore[arg-type]
+            track_states.append(p.RemoteTrackState(sid=new_sid("MT"), name=name, kind=kind,  # type: ignore[arg-type]  # kind comes from a test's plain-str tuple, not the protocol's Literal
                                                    enabled=rest[0] if rest else True))
     return p.RemoteParticipantState(sid=sid or new_sid("PA"), identity=identity, revision=revision,
-                                    state=state, tracks=track_states)  # type: ignore[arg-type]
+                                    state=state, tracks=track_states)  # type: ignore[arg-type]  # state comes from a test's plain str, not the protocol's Literal
 
 
 @dataclass
@@ -218,12 +219,13 @@ class RoomHarness:
         media_region: str | None = "gll",
         signaling_region: str | None = "de1",
         **signaling_kwargs: Any,
-    ) -> "RoomHarness":
+    ) -> RoomHarness:
         transport = RecorderTransport()
         signaling = RoomSignaling(transport, token="a.b.c", name=room_name, **signaling_kwargs)
         local = LocalParticipant(signaling.local_participant, tracks, owned_tracks=owned_tracks)
         transport.send(signaling.connect_message())
-        published = {t.id: p.PublishedTrack(id=t.id, sid=new_sid("MT"), state="ready") for t in tracks} if publish_ready else {}
+        published = ({t.id: p.PublishedTrack(id=t.id, sid=new_sid("MT"), state="ready") for t in tracks}
+                     if publish_ready else {})
         connected = p.Connected(
             session="session-" + uuid.uuid4().hex[:8],
             sid=new_sid("RM"),
@@ -265,11 +267,12 @@ class RoomHarness:
         return state.sid
 
     def update_participant(self, sid: str, *, tracks: Sequence[p.RemoteTrackState] | None = None,
-                           state: str | None = None, revision: int | None = None, push: bool = True) -> p.RemoteParticipantState:
+                           state: str | None = None, revision: int | None = None,
+                           push: bool = True) -> p.RemoteParticipantState:
         old = self.remote_states[sid]
         new = p.RemoteParticipantState(
             sid=sid, identity=old.identity, revision=old.revision + 1 if revision is None else revision,
-            state=state or old.state, tracks=list(old.tracks if tracks is None else tracks))  # type: ignore[arg-type]
+            state=state or old.state, tracks=list(old.tracks if tracks is None else tracks))  # type: ignore[arg-type]  # as above: plain-str state from the test
         self._remember(new)
         if push:
             self.push(p.ServerUpdate(participants=[new]))
@@ -279,7 +282,7 @@ class RoomHarness:
         self.update_participant(sid, state="disconnected")
 
     def publish_remote(self, sid: str, kind: str, name: str, enabled: bool = True) -> str:
-        track = p.RemoteTrackState(sid=new_sid("MT"), name=name, kind=kind, enabled=enabled)  # type: ignore[arg-type]
+        track = p.RemoteTrackState(sid=new_sid("MT"), name=name, kind=kind, enabled=enabled)  # type: ignore[arg-type]  # kind is a test's plain str, not the protocol's Literal
         self.update_participant(sid, tracks=[*self.remote_states[sid].tracks, track])
         return track.sid
 
@@ -296,7 +299,8 @@ class RoomHarness:
         tracks = []
         for t in self.remote_states[sid].tracks:
             if t.sid == track_sid:
-                values = {"sid": t.sid, "name": t.name, "kind": t.kind, "enabled": t.enabled, "priority": t.priority}
+                values: dict[str, Any] = {"sid": t.sid, "name": t.name, "kind": t.kind, "enabled": t.enabled,
+                                          "priority": t.priority}
                 values.update(changes)
                 t = p.RemoteTrackState(**values)
             tracks.append(t)
@@ -330,7 +334,8 @@ class RoomHarness:
     def ack_publish(self, track: Any, sid: str | None = None) -> str:
         sid = sid or new_sid("MT")
         self.published[track.id] = p.PublishedTrack(id=track.id, sid=sid, state="ready")
-        self.push(p.ServerUpdate(published=p.Published(revision=self._next("published"), tracks=list(self.published.values()))))
+        published = p.Published(revision=self._next("published"), tracks=list(self.published.values()))
+        self.push(p.ServerUpdate(published=published))
         return sid
 
     def fail_publish(self, track: Any, code: int, message: str = "") -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from typing import ClassVar
 
 import pytest
 from pyee import PyeeError
@@ -16,7 +17,7 @@ from harness import EventLog, RoomHarness, remote_participant
 
 
 class Deprecating(EventEmitter):
-    _deprecated_events = {"old": "use 'new'"}
+    _deprecated_events: ClassVar[dict[str, str]] = {"old": "use 'new'"}
 
 
 @pytest.mark.parametrize("how", ["on", "once", "add_listener", "decorator", "listens_to"])

@@ -14,7 +14,6 @@ from typing import Any
 
 from core import protocol as p
 from core.signaling import RoomSignaling
-
 from harness import FakeVideoMedia, RecorderTransport, RoomHarness, new_sid, remote_participant
 
 

@@ -142,9 +142,9 @@ async def test_publish_and_unpublish_many():
     assert [pub.track for pub in pubs] == [a, b]
     assert h.local_participant.unpublish_tracks([a, b, LocalAudioTrack()]) == pubs
     with pytest.raises(TypeError):
-        h.local_participant.publish_tracks(a)  # type: ignore[arg-type]
+        h.local_participant.publish_tracks(a)  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
     with pytest.raises(TypeError):
-        h.local_participant.unpublish_tracks(a)  # type: ignore[arg-type]
+        h.local_participant.unpublish_tracks(a)  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
 
 
 async def test_publish_validation():
@@ -211,7 +211,7 @@ async def test_set_priority_on_local_publication():
     with pytest.raises(ValueError):
         pub.set_priority("max")
     with pytest.raises(TypeError):
-        pub.set_priority(None)  # type: ignore[arg-type]
+        pub.set_priority(None)
 
 
 async def test_updates_are_held_while_syncing_and_carried_by_sync():
@@ -276,7 +276,7 @@ async def test_set_parameters():
     assert len(changes) == 4
     for bad in ({"max_audio_bitrate": "fast"}, {"max_video_bitrate": True}, {"max_video_bitrate": float("nan")}, 5):
         with pytest.raises(TypeError):
-            lp.set_parameters(bad)  # type: ignore[arg-type]
+            lp.set_parameters(bad)  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
 
 
 async def test_set_network_quality_configuration():
@@ -292,7 +292,7 @@ async def test_set_network_quality_configuration():
     assert signaling.network_quality_configuration == NetworkQualityConfiguration(3, 2)
     assert len(changes) == 2
     with pytest.raises(TypeError):
-        lp.set_network_quality_configuration(3)  # type: ignore[arg-type]
+        lp.set_network_quality_configuration(3)  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
     with pytest.raises(TypeError):
         lp.set_network_quality_configuration({"local": "high"})
     with pytest.raises(TypeError):
@@ -315,7 +315,7 @@ async def test_local_network_quality_level_only_on_change():
 def test_set_bandwidth_profile_only_warns(caplog):
     from core.participant import LocalParticipant
 
-    LocalParticipant.set_bandwidth_profile(None)  # type: ignore[arg-type]
+    LocalParticipant.set_bandwidth_profile(None)  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
     assert "not implemented" in caplog.text
 
 

@@ -187,7 +187,8 @@ async def test_remote_participant_reconnecting_and_reconnected():
     h.update_participant(bob.sid, state="connected")
     assert log.names() == ["RemoteParticipant.connected"]  # reconnected is async
     await settle()
-    assert log.names() == ["RemoteParticipant.connected", "RemoteParticipant.reconnected", "Room.participantReconnected"]
+    assert log.names() == ["RemoteParticipant.connected", "RemoteParticipant.reconnected",
+                           "Room.participantReconnected"]
     assert log.args(remote, "reconnected") == [()]
     assert log.args(h.room, "participantReconnected") == [(remote,)]
 

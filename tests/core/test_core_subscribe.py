@@ -52,7 +52,7 @@ async def test_publish_subscribe_start_order():
 
 
 async def test_media_before_mapping_and_early_media_facts_are_replayed_in_order():
-    h, bob, state = await joined(("video", "cam"))
+    h, _bob, state = await joined(("video", "cam"))
     sid = state.tracks[0].sid
     log = EventLog()
     h.media_arrives(sid)
@@ -94,7 +94,7 @@ async def test_remote_unpublish_unsubscribes_first():
 
 
 async def test_unpublish_when_never_subscribed():
-    h, bob, state = await joined(("data", "chat"))
+    h, _bob, state = await joined(("data", "chat"))
     log = EventLog()
     h.unpublish_remote(state.sid, state.tracks[0].sid)
     assert log.names() == ["RemoteParticipant.trackUnpublished", "Room.trackUnpublished"]
@@ -155,7 +155,7 @@ async def test_stale_participant_revision_is_ignored():
 
 
 async def test_same_snapshot_twice_is_idempotent():
-    h, bob, state = await joined()
+    h, _bob, state = await joined()
     update = h.update_participant(state.sid, tracks=[p.RemoteTrackState(sid="MTx", name="x", kind="audio")], push=False)
     log = EventLog()
     h.push(p.ServerUpdate(participants=[update]))
@@ -317,7 +317,7 @@ async def test_kind_mismatch_does_not_subscribe():
 @pytest.mark.parametrize("kind,cls", [("audio", RemoteAudioTrackPublication), ("video", RemoteVideoTrackPublication),
                                       ("data", RemoteDataTrackPublication)])
 async def test_publication_classes_and_maps(kind, cls):
-    h, bob, state = await joined((kind, "t"))
+    _h, bob, state = await joined((kind, "t"))
     sid = state.tracks[0].sid
     assert isinstance(bob.tracks[sid], cls)
     assert getattr(bob, f"{kind}_tracks") == {sid: bob.tracks[sid]}

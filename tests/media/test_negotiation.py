@@ -44,7 +44,7 @@ def renumbered(sdp: str) -> str:
     opus = re.search(r"a=rtpmap:(\d+) opus/", sdp)
     if opus:
         pt = opus.group(1)
-        sdp = re.sub(rf"(m=audio \d+ \S+ ){pt}\b", rf"\g<1>111", sdp)
+        sdp = re.sub(rf"(m=audio \d+ \S+ ){pt}\b", r"\g<1>111", sdp)
         sdp = re.sub(rf"a=(rtpmap|fmtp|rtcp-fb):{pt} ", r"a=\1:111 ", sdp)
     return sdp
 

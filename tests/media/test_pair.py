@@ -2,8 +2,10 @@
 
 import asyncio
 import gc
+import itertools
 import time
 import tracemalloc
+from typing import Any
 
 import pytest
 
@@ -72,8 +74,8 @@ async def test_video_and_audio_through_a_pair(size: tuple[int, int], codec: str)
     good = [s for s in stamps if s is not None]
     read = [s.counter for s in good]
     assert len(read) >= 0.93 * len(stamps)
-    assert all(b > a for a, b in zip(read, read[1:]))
-    assert all(b.timestamp_ms > a.timestamp_ms for a, b in zip(good, good[1:]))
+    assert all(b > a for a, b in itertools.pairwise(read))
+    assert all(b.timestamp_ms > a.timestamp_ms for a, b in itertools.pairwise(good))
     # Frames never delivered at all (an unreadable stamp is a delivered frame, not a gap).
     missing = (read[-1] - read[0] + 1) - len(stamps)
     assert missing <= 0.05 * len(stamps), (missing, len(stamps))
@@ -95,7 +97,7 @@ async def test_video_and_audio_through_a_pair(size: tuple[int, int], codec: str)
 
 async def test_fanout_three_sinks_one_slow_never_queues() -> None:
     video = SyntheticVideoSource(320, 240, fps=30, label="fan")
-    latest = LatestFrameSink()
+    latest: LatestFrameSink[Any] = LatestFrameSink()
     rgb_frames: list = []
     slow_seen: list = []
     queue_sizes: list[int] = []
@@ -119,7 +121,8 @@ async def test_fanout_three_sinks_one_slow_never_queues() -> None:
         base, _ = tracemalloc.get_traced_memory()
         for _ in range(20):
             await asyncio.sleep(0.1)
-            queue_sizes.append(pair.video._queue.qsize())  # aiortc's decoded-frame queue
+            # aiortc's decoded-frame queue: a private attribute of its RemoteStreamTrack.
+            queue_sizes.append(pair.video._queue.qsize())  # type: ignore[attr-defined]  # see above
         gc.collect()
         current, _ = tracemalloc.get_traced_memory()
         tracemalloc.stop()

@@ -60,7 +60,7 @@ class GatedFile(io.BytesIO):
         self.gate = threading.Event()
         self.blocked = threading.Event()
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data) -> int:
         self.blocked.set()
         self.gate.wait(5)
         return super().write(data)
@@ -68,7 +68,8 @@ class GatedFile(io.BytesIO):
 
 def test_bounded_queue_drops_oldest_when_device_stalls() -> None:
     device = GatedFile()
-    playback = AudioPlayback(device, format="wav", max_latency_ms=40)  # room for 2 frames
+    # AudioPlayback opens whatever av.open takes (here a file object); its annotation says str.
+    playback = AudioPlayback(device, format="wav", max_latency_ms=40)  # type: ignore[arg-type]  # see above
     assert device.blocked.wait(2)  # the writer is stuck in the device (header write)
     for i in range(10):
         playback(stereo_frame(100 * (i + 1)))
@@ -77,13 +78,13 @@ def test_bounded_queue_drops_oldest_when_device_stalls() -> None:
     playback.close()
     assert playback.error is None and playback.frames_written == 2
     device.seek(0)
-    with av.open(device, format="wav") as container:
+    with av.open(device, mode="r", format="wav") as container:
         samples = np.concatenate([f.to_ndarray().ravel() for f in container.decode(audio=0)])
     assert set(np.unique(samples)) == {900, 1000}  # the newest two survived
 
 
 def test_missing_device_reports_error() -> None:
-    errors = []
+    errors: list[BaseException] = []
     playback = AudioPlayback("/nonexistent/dir/out.wav", format="wav", on_error=errors.append)
     playback.opened.wait(2)
     playback.close()

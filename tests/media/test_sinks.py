@@ -1,9 +1,11 @@
 import asyncio
 import threading
 import time
+from typing import Any
 
 import numpy as np
 
+from core.media.levels import AudioLevel
 from core.media.sinks import AudioFanout, LatestFrameSink, ThreadedSink, VideoFanout
 from pairs import FakeAudioTrack, FakeVideoTrack
 
@@ -113,9 +115,9 @@ async def test_remove_sink() -> None:
 async def test_audio_fanout_levels_and_sinks() -> None:
     loud = np.full(1920, 8000, np.int16)
     blocks = [loud] * 5 + [np.zeros(1920, np.int16)] * 5
-    levels = []
-    started = []
-    got = []
+    levels: list[AudioLevel] = []
+    started: list[int] = []
+    got: list[Any] = []
     fanout = AudioFanout(FakeAudioTrack(blocks), on_level=levels.append,
                          on_started=lambda: started.append(1), output=got.append)
     fanout.add_sink(lambda f: None)

@@ -16,7 +16,7 @@ async def test_video_frames_are_stamped_yuv420p_at_size() -> None:
     src.stop()
     for i, frame in enumerate(frames):
         assert (frame.width, frame.height, frame.format.name) == (320, 240, "yuv420p")
-        assert frame.time_base.denominator == 90000
+        assert frame.time_base is not None and frame.time_base.denominator == 90000
         assert frame.pts == i * 3000
         stamp = read_stamp(frame)
         assert stamp is not None and stamp.counter == i
@@ -51,8 +51,10 @@ async def test_video_drops_slots_when_consumer_lags() -> None:
     first = await src.recv()
     await asyncio.sleep(0.3)  # ~9 intervals late
     late = await src.recv()
+    assert late.pts is not None and first.pts is not None
     assert late.pts - first.pts >= 8 * 3000  # pts follows capture time
-    assert read_stamp(late).counter == 1  # counter counts emitted frames
+    stamp = read_stamp(late)
+    assert stamp is not None and stamp.counter == 1  # counter counts emitted frames
 
 
 def test_sources_have_distinct_colours() -> None:
@@ -69,7 +71,8 @@ async def test_video_resize() -> None:
     src.resize(160, 120)
     frame = await src.recv()
     assert (frame.width, frame.height) == (160, 120)
-    assert read_stamp(frame).counter == 1
+    stamp = read_stamp(frame)
+    assert stamp is not None and stamp.counter == 1
 
 
 async def test_audio_tone_frames() -> None:

@@ -38,7 +38,8 @@ def test_counter_wraps_and_timestamp_unwraps() -> None:
     # The reader's clock may be behind or ahead of the writer's.
     assert read_stamp_luma(luma, now_ms=NOW - 10_000) == Stamp(7, NOW)
     assert read_stamp_luma(luma, now_ms=NOW + 10_000) == Stamp(7, NOW)
-    assert read_stamp_luma(luma, now_ms=NOW + TIMESTAMP_MODULO // 3).timestamp_ms == NOW
+    far = read_stamp_luma(luma, now_ms=NOW + TIMESTAMP_MODULO // 3)
+    assert far is not None and far.timestamp_ms == NOW
 
 
 @pytest.mark.parametrize("scaled", [(160, 120), (320, 240), (1280, 960), (480, 270), (640, 360)])
@@ -56,7 +57,7 @@ def test_reads_rgb_frames() -> None:
 def test_rejects_frames_without_stamp() -> None:
     rng = np.random.default_rng(0)
     accepted = 0
-    for i in range(500):
+    for _ in range(500):
         luma = rng.integers(0, 256, (120, 160), dtype=np.uint8)
         accepted += read_stamp_luma(luma) is not None
     for value in (0, 16, 128, 235, 255):
@@ -86,6 +87,7 @@ def test_rejects_tiny_frames() -> None:
 
 def _encode_decode(codec: str, w: int, h: int, kbps: int, n: int, scale=None):
     enc = av.CodecContext.create(codec, "w")
+    assert isinstance(enc, av.VideoCodecContext)
     enc.width, enc.height, enc.pix_fmt = w, h, "yuv420p"
     enc.bit_rate = kbps * 1000
     enc.framerate = fractions.Fraction(30, 1)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+
 from rspclient import RspClient
 from srvutil import FAST, ServerProcess
 
@@ -42,7 +44,7 @@ async def http(server: ServerProcess) -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-async def clients(server: ServerProcess) -> AsyncIterator[Callable[..., "RspClient"]]:
+async def clients(server: ServerProcess) -> AsyncIterator[Callable[..., RspClient]]:
     """``await clients()`` opens a signaling client on the shared server; all closed at the end."""
     opened: list[RspClient] = []
 
@@ -51,9 +53,7 @@ async def clients(server: ServerProcess) -> AsyncIterator[Callable[..., "RspClie
         opened.append(c)
         return c
 
-    yield open_client  # type: ignore[misc]
+    yield open_client  # type: ignore[misc]  # pytest-asyncio fixture: the yielded callable is the fixture value
     for c in opened:
-        try:
+        with contextlib.suppress(Exception):
             await c.close()
-        except Exception:
-            pass

@@ -22,7 +22,7 @@ class Closed(Exception):
 
 
 def track(tid: str, kind: str = "audio", name: str | None = None, enabled: bool = True) -> p.LocalTrackState:
-    return p.LocalTrackState(id=tid, kind=kind, name=name if name is not None else tid,  # type: ignore[arg-type]
+    return p.LocalTrackState(id=tid, kind=kind, name=name if name is not None else tid,  # type: ignore[arg-type]  # kind is a test's plain str, not the protocol's Literal
                              enabled=enabled)
 
 
@@ -42,7 +42,7 @@ class RspClient:
         self._beater: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, url: str) -> "RspClient":
+    async def open(cls, url: str) -> RspClient:
         session = aiohttp.ClientSession()
         ws = await session.ws_connect(url.rstrip("/") + "/signaling", max_msg_size=0, autoping=True)
         return cls(ws, session)
@@ -146,8 +146,8 @@ class RspClient:
 
     # --- RSP ------------------------------------------------------------------------------
 
-    def connect_body(self, token: str, name: str | None = None, tracks: list[p.LocalTrackState] = (),  # type: ignore[assignment]
-                     peer_connections: list[p.PeerConnectionMessage] = (),  # type: ignore[assignment]
+    def connect_body(self, token: str, name: str | None = None, tracks: list[p.LocalTrackState] = (),  # type: ignore[assignment]  # an immutable () default, never mutated
+                     peer_connections: list[p.PeerConnectionMessage] = (),  # type: ignore[assignment]  # an immutable () default, never mutated
                      subscribe: p.Subscribe | None = None) -> p.Connect:
         self.revision = 1
         return p.Connect(token=token, name=name,

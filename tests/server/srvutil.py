@@ -39,11 +39,11 @@ class ServerProcess:
     def __post_init__(self) -> None:
         self.stderr_path = self.data_dir.parent / f"{self.data_dir.name}.stderr.log"
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         for name in ("CONFAB_ACCOUNT_SID", "CONFAB_API_KEY_SID", "CONFAB_API_KEY_SECRET"):
             env.pop(name, None)
-        stderr = open(self.stderr_path, "a", encoding="utf-8")
+        stderr = open(self.stderr_path, "a", encoding="utf-8")  # noqa: SIM115  (closed once Popen has dup'ed it)
         self.proc = subprocess.Popen(
             [*_command(), "--port", "0", "--data-dir", str(self.data_dir), *self.args],
             stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=ROOT, env=env)
@@ -65,7 +65,7 @@ class ServerProcess:
     def token(self, identity: str, room: str | None = None, ttl: int = 3600, **kw: object) -> str:
         c = self.credentials()
         return AccessToken(c["account_sid"], c["api_key_sid"], c["api_key_secret"], identity=identity,
-                           ttl=ttl, room=room, **kw).to_jwt()  # type: ignore[arg-type]
+                           ttl=ttl, room=room, **kw).to_jwt()  # type: ignore[arg-type]  # extra AccessToken keywords passed through from the test
 
     @property
     def auth_headers(self) -> dict[str, str]:

@@ -7,16 +7,16 @@ import subprocess
 import sys
 
 import aiohttp
-from srvutil import ROOT, ServerProcess
 
 from core.token import verify_access_token
+from srvutil import ROOT, ServerProcess
 
 ACCOUNT = "AC" + "1" * 32
 KEY = "SK" + "2" * 32
 SECRET = "s3cret-for-tests"
 
 
-def test_token_subcommand(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_token_subcommand(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-m", "server", "token", "--data-dir", str(tmp_path),
                           "--identity", "carol", "--room", "r1", "--ttl", "120"],
                          capture_output=True, text=True, cwd=ROOT, check=True, timeout=30)
@@ -39,7 +39,7 @@ def test_help_runs_as_module() -> None:
     assert out.returncode == 0 and "--timeout-unit-seconds" in out.stdout
 
 
-async def test_given_credentials_flags_and_env(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_given_credentials_flags_and_env(tmp_path) -> None:
     s = ServerProcess(tmp_path / "flags", ["--account-sid", ACCOUNT, "--api-key", f"{KEY}:{SECRET}"])
     s.data_dir.mkdir()
     s.start()

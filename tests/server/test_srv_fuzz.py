@@ -13,13 +13,12 @@ import asyncio
 import json
 
 import aiohttp
-from srvutil import unique
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from rspclient import Closed, RspClient
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from core import protocol as p
 from core.errors import ERRORS_BY_CODE
+from rspclient import Closed, RspClient
+from srvutil import unique
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False, allow_infinity=False)
@@ -51,7 +50,8 @@ frames = st.one_of(
     ).map(json.dumps),
     st.builds(lambda name, kind: json.dumps({"type": "msg", "body": {
         "type": "update", "session": "s", "participant": {"revision": 9, "tracks": [
-            {"id": name, "kind": kind, "name": name}]}}}), WEIRD_TEXT, st.sampled_from(["audio", "video", "data", "x"])),
+            {"id": name, "kind": kind, "name": name}]}}}),
+        WEIRD_TEXT, st.sampled_from(["audio", "video", "data", "x"])),
     st.integers(1, 400_000).map(lambda n: '{"type":"msg","body":{"type":"connect","token":"' + "x" * n + '"}}'),
     st.binary(max_size=200),
     st.tuples(st.sampled_from(VALID), st.floats(0, 1)).map(lambda t: t[0][:int(len(t[0]) * t[1])]),
@@ -61,7 +61,7 @@ frames = st.one_of(
 KNOWN_CODES = set(ERRORS_BY_CODE)
 
 
-def test_fuzz_signaling_while_a_pair_keeps_talking(server) -> None:  # type: ignore[no-untyped-def]
+def test_fuzz_signaling_while_a_pair_keeps_talking(server) -> None:
     loop = asyncio.new_event_loop()
     run = loop.run_until_complete
     room = unique("fuzz")
@@ -110,7 +110,7 @@ def test_fuzz_signaling_while_a_pair_keeps_talking(server) -> None:  # type: ign
                             errors.append(body.code)
                             await c.wait_closed(timeout=3)
                             return
-            except (asyncio.TimeoutError, Closed):
+            except (TimeoutError, Closed):
                 return
         finally:
             await c.close()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import aiohttp
-from rspclient import RspClient, track
 
 from core import protocol as p
+from rspclient import RspClient, track
 from server import start_server
 
 
-async def test_start_server_in_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_start_server_in_process(tmp_path) -> None:
     running = await start_server("127.0.0.1", 0, tmp_path, dev=True, session_timeout_s=7)
     try:
         assert running.port > 0 and running.url == f"http://127.0.0.1:{running.port}"

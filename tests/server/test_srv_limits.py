@@ -7,14 +7,14 @@ import time
 
 import jwt
 import pytest
-from srvutil import unique
-from rspclient import RspClient, track
 
 from core import protocol as p
 from core.token import AccessToken
+from rspclient import RspClient, track
+from srvutil import unique
 
 
-def _claims(server, **over):  # type: ignore[no-untyped-def]
+def _claims(server, **over):
     c = server.credentials()
     now = int(time.time())
     claims = {"jti": f"{c['api_key_sid']}-{now}", "iss": c["api_key_sid"], "sub": c["account_sid"],
@@ -23,14 +23,14 @@ def _claims(server, **over):  # type: ignore[no-untyped-def]
     return claims
 
 
-def _sign(server, claims, headers=None, secret=None) -> str:  # type: ignore[no-untyped-def]
+def _sign(server, claims, headers=None, secret=None) -> str:
     c = server.credentials()
     return jwt.encode(claims, secret or c["api_key_secret"], algorithm="HS256",
                       headers=headers if headers is not None else {"cty": "twilio-fpa;v=1"})
 
 
 @pytest.fixture
-def bad_tokens(server):  # type: ignore[no-untyped-def]
+def bad_tokens(server):
     c = server.credentials()
     now = time.time()
     return {
@@ -47,14 +47,14 @@ def bad_tokens(server):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("code", [20101, 20102, 20103, 20104, 20105, 20106, 20107])
-async def test_token_failures_on_connect(server, clients, bad_tokens, code) -> None:  # type: ignore[no-untyped-def]
+async def test_token_failures_on_connect(server, clients, bad_tokens, code) -> None:
     c = await clients()
     err = await c.connect_error(bad_tokens[code], unique())
     assert err.code == code
     await c.wait_closed()
 
 
-async def test_token_failure_on_ice_and_sync(server, clients, bad_tokens) -> None:  # type: ignore[no-untyped-def]
+async def test_token_failure_on_ice_and_sync(server, clients, bad_tokens) -> None:
     c = await clients()
     await c.hello(p.IceRequest(token=bad_tokens[20107]))
     assert (await c.expect_error()).code == 20107
@@ -63,7 +63,7 @@ async def test_token_failure_on_ice_and_sync(server, clients, bad_tokens) -> Non
     assert (await c.expect_error()).code == 20104
 
 
-async def test_room_grant_mismatch_is_20106(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_room_grant_mismatch_is_20106(server, clients) -> None:
     c = await clients()
     err = await c.connect_error(server.token("x", room="granted-room"), unique("other"))
     assert err.code == 20106
@@ -82,20 +82,20 @@ async def test_room_grant_mismatch_is_20106(server, clients) -> None:  # type: i
     ("bell\x07", 53102),
     ("zero\u200bwidth is fine but U+FFFF is not \uffff", 53102),
 ])
-async def test_room_name_limits(server, clients, name, code) -> None:  # type: ignore[no-untyped-def]
+async def test_room_name_limits(server, clients, name, code) -> None:
     c = await clients()
     assert (await c.connect_error(server.token("x"), name)).code == code
 
 
-async def test_lone_surrogate_is_malformed_json(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_lone_surrogate_is_malformed_json(server, clients) -> None:
     c = await clients()
     await c.hello()
     token = server.token("x")
-    await c.send_raw('{"type":"msg","body":{"type":"connect","token":"%s","name":"a\\udc80b"}}' % token)
+    await c.send_raw('{"type":"msg","body":{"type":"connect","token":"' + token + '","name":"a\\udc80b"}}')
     assert (await c.expect_error()).code == 53004
 
 
-async def test_room_name_of_128_unicode_chars_is_fine(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_room_name_of_128_unicode_chars_is_fine(server, clients) -> None:
     c = await clients()
     name = unique("ü")[:20] + "é" * 108
     connected = await c.connect(server.token("x"), name)
@@ -104,12 +104,12 @@ async def test_room_name_of_128_unicode_chars_is_fine(server, clients) -> None: 
 
 
 @pytest.mark.parametrize("identity, code", [(" ", 53200), ("i" * 129, 53201), ("tab\tid", 53202)])
-async def test_identity_limits(server, clients, identity, code) -> None:  # type: ignore[no-untyped-def]
+async def test_identity_limits(server, clients, identity, code) -> None:
     c = await clients()
     assert (await c.connect_error(server.token(identity), unique())).code == code
 
 
-async def test_track_name_failures_are_per_track(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_track_name_failures_are_per_track(server, clients) -> None:
     c = await clients()
     tracks = [track("ok", name="mic"), track("t1", name=" "), track("t2", name="x" * 129),
               track("t3", name="nul\x00"), track("t4", name="mic"), track("t5", "video", name="cam")]
@@ -124,7 +124,7 @@ async def test_track_name_failures_are_per_track(server, clients) -> None:  # ty
     await c.disconnect()
 
 
-async def test_room_full_from_rest_max_participants(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_room_full_from_rest_max_participants(server, http, clients) -> None:
     name = unique()
     async with http.post("/v1/Rooms", data={"UniqueName": name, "MaxParticipants": "1"}) as r:
         assert r.status == 201
@@ -138,7 +138,7 @@ async def test_room_full_from_rest_max_participants(server, http, clients) -> No
     await a2.disconnect()
 
 
-async def test_completed_or_missing_room_by_sid(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_completed_or_missing_room_by_sid(server, http, clients) -> None:
     async with http.post("/v1/Rooms", data={"UniqueName": unique()}) as r:
         sid = (await r.json())["sid"]
     async with http.post(f"/v1/Rooms/{sid}", data={"Status": "completed"}) as r:
@@ -149,7 +149,7 @@ async def test_completed_or_missing_room_by_sid(server, http, clients) -> None: 
     assert (await c.connect_error(server.token("x"), "RM" + "0" * 32)).code == 53106
 
 
-async def test_duplicate_identity_disconnects_the_older(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_duplicate_identity_disconnects_the_older(server, clients) -> None:
     name = unique()
     watcher, old, new = await clients(), await clients(), await clients()
     await watcher.connect(server.token("watcher"), name)
@@ -170,7 +170,7 @@ async def test_duplicate_identity_disconnects_the_older(server, clients) -> None
         await c.disconnect()
 
 
-async def test_rest_complete_disconnects_everyone_with_completed(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_rest_complete_disconnects_everyone_with_completed(server, http, clients) -> None:
     name = unique()
     a, b = await clients(), await clients()
     ca = await a.connect(server.token("a"), name)
@@ -184,7 +184,7 @@ async def test_rest_complete_disconnects_everyone_with_completed(server, http, c
         await c.wait_closed()
 
 
-async def test_rest_kick(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_rest_kick(server, http, clients) -> None:
     name = unique()
     a, b = await clients(), await clients()
     ca = await a.connect(server.token("a"), name)
@@ -201,7 +201,7 @@ async def test_rest_kick(server, http, clients) -> None:  # type: ignore[no-unty
     await a.disconnect()
 
 
-async def test_heartbeat_timeout_drops_silent_client(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_heartbeat_timeout_drops_silent_client(server, clients) -> None:
     name = unique()
     watcher, silent = await clients(), await clients()
     await watcher.connect(server.token("watcher"), name)
@@ -220,7 +220,7 @@ async def test_heartbeat_timeout_drops_silent_client(server, clients) -> None:  
     await watcher.disconnect()
 
 
-async def test_track_caps(server_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_track_caps(server_factory) -> None:
     s = server_factory("--max-tracks-per-participant", "2", "--max-tracks-per-room", "3",
                        "--max-server-tracks", "4", "--no-ad-hoc-rooms")
     a, b, c = (await RspClient.open(s.url) for _ in range(3)) if False else (
@@ -235,12 +235,15 @@ async def test_track_caps(server_factory) -> None:  # type: ignore[no-untyped-de
                 async with http.post("/v1/Rooms", data={"UniqueName": n}) as r:
                     assert r.status == 201
         ca = await a.connect(s.token("a"), "r1", tracks=[track("1"), track("2"), track("3")])
+        assert ca.published is not None
         assert [(t.state, t.error.code if t.error else None) for t in ca.published.tracks] == [
             ("ready", None), ("ready", None), ("failed", 53203)]
         cb = await b.connect(s.token("b"), "r1", tracks=[track("4"), track("5")])
+        assert cb.published is not None
         assert [(t.state, t.error.code if t.error else None) for t in cb.published.tracks] == [
             ("ready", None), ("failed", 53203)]  # room holds 3
         cc = await c.connect(s.token("c"), "r2", tracks=[track("6"), track("7")])
+        assert cc.published is not None
         assert [(t.state, t.error.code if t.error else None) for t in cc.published.tracks] == [
             ("ready", None), ("failed", 53305)]  # server holds 4
         for cl in (a, b, c):
@@ -252,7 +255,7 @@ async def test_track_caps(server_factory) -> None:  # type: ignore[no-untyped-de
         s.assert_clean()
 
 
-async def test_reconnect_with_sync(server, clients, http) -> None:  # type: ignore[no-untyped-def]
+async def test_reconnect_with_sync(server, clients, http) -> None:
     name = unique()
     # Peer-to-peer: synced carries the mesh pair's two connections (a group room's forwarder
     # has its own publish/subscribe pair, see tests/group).
@@ -276,6 +279,7 @@ async def test_reconnect_with_sync(server, clients, http) -> None:  # type: igno
     assert isinstance(synced, p.Synced) and synced.session == cm.session
     assert [q.identity for q in synced.participants] == ["watcher"]
     assert len(synced.peer_connections) == 2  # both connections of the pair, still open
+    assert synced.published is not None and cm.published is not None
     assert [t.sid for t in synced.published.tracks] == [cm.published.tracks[0].sid]
     back = await watcher.expect(lambda m: isinstance(m, p.ServerUpdate) and m.participants)
     assert back.participants[0].state == "connected" and back.participants[0].sid == cm.participant.sid
@@ -293,7 +297,7 @@ async def test_reconnect_with_sync(server, clients, http) -> None:  # type: igno
     await watcher.disconnect()
 
 
-async def test_session_timeout_disconnects(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_session_timeout_disconnects(server, clients) -> None:
     name = unique()
     watcher, gone = await clients(), await clients()
     await watcher.connect(server.token("watcher"), name)
@@ -328,7 +332,7 @@ BAD_FRAMES = [
 
 
 @pytest.mark.parametrize("frame", BAD_FRAMES)
-async def test_malformed_first_frames(server, clients, frame) -> None:  # type: ignore[no-untyped-def]
+async def test_malformed_first_frames(server, clients, frame) -> None:
     c = await clients()
     await c.send_raw(frame)
     assert (await c.expect_error()).code == 53004
@@ -339,7 +343,8 @@ BAD_BODIES = [
     {"type": "connect"},                                                  # no token
     {"type": "connect", "token": 5},
     {"type": "connect", "token": "t", "participant": {"revision": "1"}},
-    {"type": "connect", "token": "t", "participant": {"revision": 1, "tracks": [{"id": "a", "kind": "smell", "name": "a"}]}},
+    {"type": "connect", "token": "t",
+     "participant": {"revision": 1, "tracks": [{"id": "a", "kind": "smell", "name": "a"}]}},
     {"type": "update", "session": "x"},                                   # update before connect
     {"type": "teleport"},
     "just a string",
@@ -347,7 +352,7 @@ BAD_BODIES = [
 
 
 @pytest.mark.parametrize("body", BAD_BODIES)
-async def test_malformed_bodies(server, clients, body) -> None:  # type: ignore[no-untyped-def]
+async def test_malformed_bodies(server, clients, body) -> None:
     c = await clients()
     await c.hello()
     await c.send_frame({"type": "msg", "body": body})
@@ -355,7 +360,7 @@ async def test_malformed_bodies(server, clients, body) -> None:  # type: ignore[
     await c.wait_closed()
 
 
-async def test_oversize_and_binary_frames(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_oversize_and_binary_frames(server, clients) -> None:
     c = await clients()
     await c.connect(server.token("big"), unique())
     await c.send_raw('{"type":"heartbeat","pad":"' + "x" * p.MAX_MESSAGE_BYTES + '"}')
@@ -367,7 +372,7 @@ async def test_oversize_and_binary_frames(server, clients) -> None:  # type: ign
     assert (await c.expect_error()).code == 53004
 
 
-async def test_violations_after_connect(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_violations_after_connect(server, clients) -> None:
     name = unique()
     watcher, bad = await clients(), await clients()
     await watcher.connect(server.token("watcher"), name)
@@ -382,14 +387,14 @@ async def test_violations_after_connect(server, clients) -> None:  # type: ignor
     await watcher.disconnect()
 
 
-async def test_second_connect_is_rejected(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_second_connect_is_rejected(server, clients) -> None:
     c = await clients()
     await c.connect(server.token("twice"), unique())
     await c.send(c.connect_body(server.token("twice"), unique()))
     assert (await c.expect_error()).code == 53004
 
 
-async def test_server_heartbeats_and_answers_pings(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_server_heartbeats_and_answers_pings(server, clients) -> None:
     c = await clients()
     await c.hello(timeout=200)
     await asyncio.sleep(1.0)

@@ -9,13 +9,13 @@ participant, and a leaver is ``disconnected`` with its tracks and peer connectio
 from __future__ import annotations
 
 import msgspec
+
+from core import protocol as p
 from rspclient import track
 from srvutil import unique
 
-from core import protocol as p
 
-
-async def _room(http, type_: str = "peer-to-peer") -> str:  # type: ignore[no-untyped-def]
+async def _room(http, type_: str = "peer-to-peer") -> str:
     name = unique("p2p")
     async with http.post("/v1/Rooms", data={"UniqueName": name, "Type": type_}) as r:
         assert r.status == 201, await r.text()
@@ -27,7 +27,7 @@ def from_(entry: p.PeerConnectionMessage, sender: str) -> p.PeerConnectionMessag
     return msgspec.structs.replace(entry, participant=sender)
 
 
-async def test_two_participants_join_publish_relay_leave(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_two_participants_join_publish_relay_leave(server, http, clients) -> None:
     name = await _room(http)
     alice, bob = await clients(), await clients()
 
@@ -48,7 +48,7 @@ async def test_two_participants_join_publish_relay_leave(server, http, clients) 
     assert len(b.peer_connections) == 1
     pc = b.peer_connections[0]
     assert pc.description is not None and pc.description.type == "create-offer"
-    b_cam_sid = b.published.tracks[0].sid  # type: ignore[union-attr]
+    b_cam_sid = b.published.tracks[0].sid
 
     # Alice sees Bob join: the participant and its track, then subscribed to it, in one update.
     up = await alice.expect(p.ServerUpdate)
@@ -114,7 +114,7 @@ def _has_offer(m: object) -> bool:
         e.description is not None and e.description.type == "offer" for e in m.peer_connections)
 
 
-async def test_three_way_mesh_each_participant_offers_to_each_other(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_three_way_mesh_each_participant_offers_to_each_other(server, http, clients) -> None:
     """Every ordered pair gets its own connection, offered by the sender of its media."""
     name = await _room(http)
     a, b, c = await clients(), await clients(), await clients()
@@ -141,7 +141,7 @@ async def test_three_way_mesh_each_participant_offers_to_each_other(server, http
         await cl.disconnect()
 
 
-async def test_offer_in_connect_is_bound_to_an_existing_peer(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_offer_in_connect_is_bound_to_an_existing_peer(server, http, clients) -> None:
     """twilio-video.js sends one offer in connect: it goes to the first peer; in an empty room it is closed."""
     name = await _room(http)
     a, b = await clients(), await clients()
@@ -159,7 +159,7 @@ async def test_offer_in_connect_is_bound_to_an_existing_peer(server, http, clien
     await b.disconnect()
 
 
-async def test_go_room_holds_two(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_go_room_holds_two(server, http, clients) -> None:
     name = await _room(http, "go")
     a, b, c = await clients(), await clients(), await clients()
     await a.connect(server.token("a"), name)
@@ -171,7 +171,7 @@ async def test_go_room_holds_two(server, http, clients) -> None:  # type: ignore
     await b.disconnect()
 
 
-async def test_ice_hello_then_connect_like_twilio_video_js(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_ice_hello_then_connect_like_twilio_video_js(server, clients) -> None:
     c = await clients()
     welcome = await c.hello(p.IceRequest(token=server.token("ice"), edge="roaming"))
     assert welcome.negotiated_timeout == 5000
@@ -184,7 +184,7 @@ async def test_ice_hello_then_connect_like_twilio_video_js(server, clients) -> N
     await c.disconnect()
 
 
-async def test_no_name_creates_a_room_named_by_its_sid(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_no_name_creates_a_room_named_by_its_sid(server, clients) -> None:
     c = await clients()
     connected = await c.connect(server.token("solo"))
     assert connected.name == connected.sid

@@ -8,10 +8,10 @@ import socket
 
 import aiohttp
 from aiohttp import web
-from srvutil import unique
-from rspclient import RspClient, track
 
 from core import protocol as p
+from rspclient import RspClient, track
+from srvutil import unique
 
 
 class Receiver:
@@ -24,7 +24,7 @@ class Receiver:
         self._runner: web.AppRunner | None = None
         self.url = ""
 
-    async def start(self) -> "Receiver":
+    async def start(self) -> Receiver:
         async def handle(request: web.Request) -> web.Response:
             data = dict(await request.post()) if request.method == "POST" else dict(request.query)
             self.events.append({k: str(v) for k, v in data.items()})
@@ -57,7 +57,7 @@ class Receiver:
             await self._runner.cleanup()
 
 
-async def test_status_callbacks_in_order(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_status_callbacks_in_order(server, http, clients) -> None:
     receiver = await Receiver().start()
     try:
         name = unique("cb")
@@ -94,7 +94,7 @@ async def test_status_callbacks_in_order(server, http, clients) -> None:  # type
         await receiver.close()
 
 
-async def test_status_callback_get_and_failures_do_not_block(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_status_callback_get_and_failures_do_not_block(server, http, clients) -> None:
     receiver = await Receiver().start()
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -119,7 +119,7 @@ async def test_status_callback_get_and_failures_do_not_block(server, http, clien
         await receiver.close()
 
 
-async def test_records_survive_restart(server_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_records_survive_restart(server_factory) -> None:
     s = server_factory()  # no --dev
     data_dir = s.data_dir
     async with aiohttp.ClientSession(s.url, headers=s.auth_headers) as http:

@@ -8,10 +8,10 @@ import time
 
 import aiohttp
 import pytest
-from srvutil import unique
-from rspclient import track
 
 from core import protocol as p
+from rspclient import track
+from srvutil import unique
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 ROOM_FIELDS = {"sid", "account_sid", "status", "unique_name", "type", "max_participants", "date_created",
@@ -29,7 +29,7 @@ async def _error(response: aiohttp.ClientResponse) -> tuple[int, int]:
     return response.status, body["code"]
 
 
-async def test_auth_required(server) -> None:  # type: ignore[no-untyped-def]
+async def test_auth_required(server) -> None:
     async with aiohttp.ClientSession(server.url) as anon:
         async with anon.get("/v1/Rooms") as r:
             assert await _error(r) == (401, 20003)
@@ -42,12 +42,12 @@ async def test_auth_required(server) -> None:  # type: ignore[no-untyped-def]
             assert await _error(r) == (401, 20003)
 
 
-async def test_create_defaults_and_shape(server, http) -> None:  # type: ignore[no-untyped-def]
+async def test_create_defaults_and_shape(server, http) -> None:
     name = unique()
     async with http.post("/v1/Rooms", data={"UniqueName": name}) as r:
         assert r.status == 201
         room = await r.json()
-    assert ROOM_FIELDS <= set(room)
+    assert set(room) >= ROOM_FIELDS
     assert room["sid"].startswith("RM") and room["account_sid"] == server.credentials()["account_sid"]
     assert (room["status"], room["type"], room["max_participants"], room["unique_name"]) == (
         "in-progress", "group", 50, name)
@@ -92,12 +92,12 @@ async def test_create_defaults_and_shape(server, http) -> None:  # type: ignore[
     ({"VideoCodecs": "VP9"}, 53114),
     ({"Type": "go", "AudioOnly": "true"}, 53124),
 ])
-async def test_create_parameter_errors(http, params, code) -> None:  # type: ignore[no-untyped-def]
+async def test_create_parameter_errors(http, params, code) -> None:
     async with http.post("/v1/Rooms", data=params) as r:
         assert await _error(r) == (400, code)
 
 
-async def test_create_every_parameter(server, http) -> None:  # type: ignore[no-untyped-def]
+async def test_create_every_parameter(server, http) -> None:
     params = {"UniqueName": unique(), "Type": "group-small", "MaxParticipants": "3",
               "StatusCallback": "http://127.0.0.1:9/cb", "StatusCallbackMethod": "get",
               "EmptyRoomTimeout": "7", "UnusedRoomTimeout": "60", "MediaRegion": "ie1",
@@ -113,7 +113,7 @@ async def test_create_every_parameter(server, http) -> None:  # type: ignore[no-
         assert r.status == 200
 
 
-async def test_unknown_room_and_participant(http) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_room_and_participant(http) -> None:
     async with http.get("/v1/Rooms/RM" + "0" * 32) as r:
         assert await _error(r) == (404, 53106)
     async with http.get("/v1/Rooms/no-such-room/Participants") as r:
@@ -128,7 +128,7 @@ async def test_unknown_room_and_participant(http) -> None:  # type: ignore[no-un
         assert (await _error(r))[0] == 404
 
 
-async def test_update_status_errors(http) -> None:  # type: ignore[no-untyped-def]
+async def test_update_status_errors(http) -> None:
     async with http.post("/v1/Rooms", data={"UniqueName": unique()}) as r:
         sid = (await r.json())["sid"]
     async with http.post(f"/v1/Rooms/{sid}", data={"Status": "paused"}) as r:
@@ -146,7 +146,7 @@ async def test_update_status_errors(http) -> None:  # type: ignore[no-untyped-de
         assert await _error(r) == (400, 20001)
 
 
-async def test_list_filters_and_paging(server, http) -> None:  # type: ignore[no-untyped-def]
+async def test_list_filters_and_paging(server, http) -> None:
     tag = unique("list")
     sids = []
     for i in range(3):
@@ -162,7 +162,7 @@ async def test_list_filters_and_paging(server, http) -> None:  # type: ignore[no
     async with http.get("/v1/Rooms", params={"Status": "completed", "UniqueName": f"{tag}-0"}) as r:
         assert [room["sid"] for room in (await r.json())["rooms"]] == [sids[0]]
     # Default status is in-progress (as Twilio's), newest first; page through with PageSize=1.
-    seen = []
+    seen: list[str] = []
     url = f"{server.url}/v1/Rooms?PageSize=1"
     while url and len(seen) < 500:
         async with http.get(url) as r:
@@ -173,7 +173,7 @@ async def test_list_filters_and_paging(server, http) -> None:  # type: ignore[no
     assert seen.index(sids[2]) < seen.index(sids[1])
 
 
-async def test_participants_and_published_tracks(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_participants_and_published_tracks(server, http, clients) -> None:
     name = unique()
     a, b = await clients(), await clients()
     ca = await a.connect(server.token("alice"), name, tracks=[track("mic", "audio"), track("cam", "video")])
@@ -182,7 +182,8 @@ async def test_participants_and_published_tracks(server, http, clients) -> None:
     async with http.get(f"/v1/Rooms/{name}/Participants") as r:
         body = await r.json()
     assert body["meta"]["key"] == "participants"
-    assert [(x["identity"], x["status"]) for x in body["participants"]] == [("alice", "connected"), ("bob", "connected")]
+    assert [(x["identity"], x["status"]) for x in body["participants"]] == [
+        ("alice", "connected"), ("bob", "connected")]
     alice = body["participants"][0]
     assert alice["sid"] == ca.participant.sid and alice["room_sid"] == ca.sid
     assert ISO.match(alice["start_time"]) and alice["end_time"] is None
@@ -206,7 +207,7 @@ async def test_participants_and_published_tracks(server, http, clients) -> None:
     await a.disconnect()
 
 
-async def test_subscribe_rules(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_subscribe_rules(server, http, clients) -> None:
     # Peer-to-peer: not supported.
     p2p = unique("p2p")
     async with http.post("/v1/Rooms", data={"UniqueName": p2p, "Type": "peer-to-peer"}) as r:
@@ -240,7 +241,7 @@ async def test_subscribe_rules(server, http, clients) -> None:  # type: ignore[n
     await sub.disconnect()
 
 
-async def test_unused_and_empty_room_timeouts(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_unused_and_empty_room_timeouts(server, http, clients) -> None:
     # A minute is 0.2 s on the test server.
     async with http.post("/v1/Rooms", data={"UniqueName": unique(), "UnusedRoomTimeout": "1"}) as r:
         unused = (await r.json())["sid"]
@@ -264,7 +265,7 @@ async def test_unused_and_empty_room_timeouts(server, http, clients) -> None:  #
     assert status == "completed" and 0.3 < time.monotonic() - left < 1.5  # 2 × 0.2 s
 
 
-async def test_ad_hoc_room_ends_when_empty(server, http, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_ad_hoc_room_ends_when_empty(server, http, clients) -> None:
     c = await clients()
     connected = await c.connect(server.token("x"), unique("adhoc"))
     async with http.get(f"/v1/Rooms/{connected.sid}") as r:
@@ -276,7 +277,7 @@ async def test_ad_hoc_room_ends_when_empty(server, http, clients) -> None:  # ty
         assert (await r.json())["status"] == "completed"
 
 
-async def test_dev_token(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_dev_token(server, clients) -> None:
     async with aiohttp.ClientSession(server.url) as anon:
         async with anon.post("/dev/token", json={"identity": "demo", "room": "demo-room"}) as r:
             body = await r.json()
@@ -295,7 +296,7 @@ async def test_dev_token(server, clients) -> None:  # type: ignore[no-untyped-de
     await c.disconnect()
 
 
-async def test_garbage_http_and_unreadable_forms(server, http) -> None:  # type: ignore[no-untyped-def]
+async def test_garbage_http_and_unreadable_forms(server, http) -> None:
     for raw in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
                 b"\x00\xff" * 200):
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
@@ -306,9 +307,8 @@ async def test_garbage_http_and_unreadable_forms(server, http) -> None:  # type:
                         (b"--xx\r\nbroken", "multipart/form-data; boundary=xx")):
         async with http.post("/v1/Rooms", data=body, headers={"Content-Type": ctype}) as r:
             assert await _error(r) == (400, 20001)
-    async with aiohttp.ClientSession(server.url) as anon:
-        async with anon.post("/dev/token", data=b"identity=\xff",
-                             headers={"Content-Type": "application/x-www-form-urlencoded"}) as r:
-            assert (await _error(r))[0] == 400
+    async with aiohttp.ClientSession(server.url) as anon, anon.post("/dev/token", data=b"identity=\xff",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"}) as r:
+        assert (await _error(r))[0] == 400
     await asyncio.sleep(0.1)
     server.assert_clean()

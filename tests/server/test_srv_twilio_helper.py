@@ -11,23 +11,23 @@ import asyncio
 from datetime import datetime
 
 import pytest
-from srvutil import unique
-from rspclient import track
 
 from core import protocol as p
+from rspclient import track
+from srvutil import unique
 
 twilio_rest = pytest.importorskip("twilio.rest")
 from twilio.base.exceptions import TwilioRestException  # noqa: E402
 
 
-def _client(server):  # type: ignore[no-untyped-def]
+def _client(server):
     c = server.credentials()
     client = twilio_rest.Client(c["api_key_sid"], c["api_key_secret"], c["account_sid"])
     client.video.base_url = server.url
     return client
 
 
-async def test_helper_library_rooms_participants_tracks(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_helper_library_rooms_participants_tracks(server, clients) -> None:
     client = _client(server)
     name = unique("helper")
     room = await asyncio.to_thread(client.video.v1.rooms.create, unique_name=name, type="peer-to-peer",
@@ -72,7 +72,7 @@ async def test_helper_library_rooms_participants_tracks(server, clients) -> None
     assert room.sid in {r.sid for r in completed}
 
 
-async def test_helper_library_errors(server) -> None:  # type: ignore[no-untyped-def]
+async def test_helper_library_errors(server) -> None:
     client = _client(server)
     with pytest.raises(TwilioRestException) as info:
         await asyncio.to_thread(client.video.v1.rooms("RM" + "0" * 32).fetch)
