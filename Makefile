@@ -3,12 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LINT_STAMP := $(VENV)/.installed-lint
 EXTRAS ?= ui,test
 # Every install goes through the lock file, so a fresh machine gets what CI tested.
 CONSTRAINTS := constraints.txt
 PIP_INSTALL := $(PY) -m pip install --quiet -c $(CONSTRAINTS)
 
-.PHONY: demo test bench package clean venv constraints
+.PHONY: demo test lint bench package clean venv constraints
 
 venv: $(STAMP)
 
@@ -18,11 +19,27 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PIP_INSTALL) -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
+$(LINT_STAMP): $(STAMP)
+	$(PIP_INSTALL) -e '.[$(EXTRAS),lint]'
+	touch $(LINT_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/confab demo
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff (rules in pyproject's [tool.ruff]; no formatter) and mypy over the whole tree. The test
+# folders import their helpers as top-level modules (pytest's rootdir-relative imports) and
+# each has a conftest.py, so mypy checks each one in a run of its own (tests/group also imports
+# tests/call's callutil, hence MYPYPATH).
+MYPY := $(PY) -m mypy
+lint: $(LINT_STAMP)
+	$(PY) -m ruff check .
+	$(MYPY) core server ui app bench tests/*.py
+	@set -e; for d in tests/*/; do \
+	  if ls $$d*.py >/dev/null 2>&1; then echo "mypy $$d"; MYPYPATH=tests/call $(MYPY) $$d; fi; \
+	done
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
@@ -43,7 +60,7 @@ constraints:
 	$(LOCK_VENV)/bin/python -m pip install --quiet $(LOCK_ARGS) --dry-run --ignore-installed \
 	  --report $(LOCK_VENV)/report.json -e '.[$(LOCK_EXTRAS)]' pip
 	{ echo "# The lock file: every package of confab and its extras ($(LOCK_EXTRAS)), transitive"; \
-	  echo "# ones included, at an exact version. make (venv, package) and so CI install with"; \
+	  echo "# ones included, at an exact version. make (venv, lint, package) and so CI install with"; \
 	  echo "# 'pip install -c constraints.txt'. Don't edit by hand; regenerate with 'make constraints'"; \
 	  echo "# (newest allowed) or \"make constraints LOCK_ARGS='-c constraints.txt'\" (keep these pins)."; \
 	  $(LOCK_VENV)/bin/python -c 'import json, sys; \
@@ -56,4 +73,4 @@ constraints:
 	rm -rf $(LOCK_VENV)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
