@@ -25,12 +25,12 @@ from aiortc import RTCPeerConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import LocalVideoTrack, connect  # noqa: E402
-from core.media import frames  # noqa: E402
-from core.media.loopback import loopback_only, rtc_configuration  # noqa: E402
-from core.media.sources import SyntheticVideoSource  # noqa: E402
-from core.media.stamp import read_stamp  # noqa: E402
-from server.app import start_server  # noqa: E402
+from core import LocalVideoTrack, connect
+from core.media import frames
+from core.media.loopback import loopback_only, rtc_configuration
+from core.media.sources import SyntheticVideoSource
+from core.media.stamp import read_stamp
+from server.app import start_server
 
 
 async def one_run(assembler: bool, seconds: float, width: int, height: int, fps: float) -> list[int]:

@@ -22,11 +22,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import LocalVideoTrack, connect  # noqa: E402
-from core.media.faults import outgoing_loss  # noqa: E402
-from core.media.loopback import loopback_only  # noqa: E402
-from core.media.sources import SyntheticVideoSource  # noqa: E402
-from server.app import start_server  # noqa: E402
+from core import LocalVideoTrack, connect
+from core.media.faults import outgoing_loss
+from core.media.loopback import loopback_only
+from core.media.sources import SyntheticVideoSource
+from server.app import start_server
 
 
 async def until(predicate: Any, timeout: float) -> None:
@@ -56,7 +56,12 @@ async def one(server: Any, room: str, size: tuple[int, int, float], outage: floa
             transceiver = session.transceivers.get(camera.id)
             if transceiver is not None:
                 sender, original = transceiver.sender, transceiver.sender._send_keyframe
-                sender._send_keyframe = lambda original=original: (requests.append(time.monotonic()), original())
+
+                def counted(original: Any = original) -> None:
+                    requests.append(time.monotonic())
+                    original()
+
+                sender._send_keyframe = counted
         loss = outgoing_loss(publisher)
         loss.set_fraction(1.0)
         await asyncio.sleep(outage)

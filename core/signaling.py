@@ -30,8 +30,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Literal, Mapping, Protocol, Sequence
+from typing import Any, Literal, Protocol
 
 from . import protocol
 from .errors import (
@@ -45,7 +46,12 @@ from .errors import (
     error_from_code,
 )
 from .events import EventEmitter
-from .network_quality import NetworkQualityConfiguration, NetworkQualityLevel, NetworkQualityStats, parse_network_quality
+from .network_quality import (
+    NetworkQualityConfiguration,
+    NetworkQualityLevel,
+    NetworkQualityStats,
+    parse_network_quality,
+)
 from .stats import StatsReport
 from .track import validate_priority
 
@@ -114,7 +120,7 @@ class RemoteMedia:
     started: bool = False
     dimensions: tuple[int, int] | None = None
     level: float | None = None
-    pending_messages: deque = field(default_factory=lambda: deque(maxlen=PENDING_MESSAGES))
+    pending_messages: deque[str | bytes] = field(default_factory=lambda: deque(maxlen=PENDING_MESSAGES))
 
 
 # --- participants ----------------------------------------------------------------------------
@@ -126,7 +132,7 @@ class ParticipantSignaling(EventEmitter):
     Events: ``stateChanged(state, previous)``, ``networkQualityLevelChanged(level)``.
     """
 
-    def __init__(self, room: "RoomSignaling", sid: str | None, identity: str | None) -> None:
+    def __init__(self, room: RoomSignaling, sid: str | None, identity: str | None) -> None:
         super().__init__()
         self.room = room
         self.sid = sid
@@ -181,16 +187,18 @@ class LocalParticipantSignaling(ParticipantSignaling):
     ``localTrackAdded(track_signaling)`` / ``localTrackRemoved(track_signaling)`` (unpublished or failed).
     """
 
-    def __init__(self, room: "RoomSignaling") -> None:
+    def __init__(self, room: RoomSignaling) -> None:
         super().__init__(room, None, None)
         self.revision = 1
         self.tracks: dict[str, LocalTrackSignaling] = {}
         self.signaling_region: str | None = None
 
     def snapshot(self) -> protocol.LocalParticipantState:
-        return protocol.LocalParticipantState(revision=self.revision, tracks=[t.to_wire() for t in self.tracks.values()])
+        tracks = [t.to_wire() for t in self.tracks.values()]
+        return protocol.LocalParticipantState(revision=self.revision, tracks=tracks)
 
-    def add_track(self, track_id: str, kind: str, name: str, enabled: bool = True, priority: str = "standard") -> LocalTrackSignaling:
+    def add_track(self, track_id: str, kind: str, name: str, enabled: bool = True,
+                  priority: str = "standard") -> LocalTrackSignaling:
         """Add a track to the snapshot (revision += 1, update sent)."""
         if track_id in self.tracks:
             return self.tracks[track_id]
@@ -258,7 +266,7 @@ class RemoteTrackSignaling(EventEmitter):
     ``switchedOff(off)``.
     """
 
-    def __init__(self, room: "RoomSignaling", state: protocol.RemoteTrackState, participant_sid: str) -> None:
+    def __init__(self, room: RoomSignaling, state: protocol.RemoteTrackState, participant_sid: str) -> None:
         super().__init__()
         self.room = room
         self.participant_sid = participant_sid
@@ -327,10 +335,11 @@ class RemoteParticipantSignaling(ParticipantSignaling):
     ``trackUnpublished(track_signaling)``.
     """
 
-    def __init__(self, room: "RoomSignaling", state: protocol.RemoteParticipantState) -> None:
+    def __init__(self, room: RoomSignaling, state: protocol.RemoteParticipantState) -> None:
         super().__init__(room, state.sid, state.identity)
         self.revision = state.revision
-        self.tracks: dict[str, RemoteTrackSignaling] = {t.sid: RemoteTrackSignaling(room, t, state.sid) for t in state.tracks}
+        self.tracks: dict[str, RemoteTrackSignaling] = {
+            t.sid: RemoteTrackSignaling(room, t, state.sid) for t in state.tracks}
         self._set_state(state.state)
 
     def _update(self, state: protocol.RemoteParticipantState) -> None:
@@ -345,13 +354,13 @@ class RemoteParticipantSignaling(ParticipantSignaling):
             del self.tracks[sid]
             self.emit("trackUnpublished", tsig)
         for sid, track_state in listed.items():
-            tsig = self.tracks.get(sid)
-            if tsig is None:
+            known = self.tracks.get(sid)
+            if known is None:
                 tsig = self.tracks[sid] = RemoteTrackSignaling(self.room, track_state, state.sid)
                 self.emit("trackPublished", tsig)
                 self.room._reconcile(tsig)
             else:
-                tsig._update(track_state)
+                known._update(track_state)
         self._set_state(state.state)
 
 
@@ -439,7 +448,7 @@ class RoomSignaling(EventEmitter):
             channels.setdefault("active_speaker", transports)
         if self.network_quality_configuration is not None:
             channels.setdefault("network_quality", transports)
-        rule = "include" if automatic_subscription else "exclude"
+        rule: Literal["include", "exclude"] = "include" if automatic_subscription else "exclude"
         return protocol.Connect(
             token=self.token,
             name=self.name,
@@ -473,7 +482,7 @@ class RoomSignaling(EventEmitter):
     def _send(self, body: protocol.ClientMessage) -> None:
         try:
             self.transport.send(body)
-        except Exception:  # noqa: BLE001 - the transport reports its own failures
+        except Exception:
             log.exception("transport.send failed")
 
     def _send_participant_update(self) -> None:
@@ -913,7 +922,7 @@ class RoomSignaling(EventEmitter):
             self._send(protocol.Disconnect(session=self.session))
         try:
             self.transport.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("transport.close failed")
         self.local_participant._set_state("disconnected")
         for psig in list(self.participants.values()):

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from .events import EventEmitter
 
@@ -190,18 +191,18 @@ class _LocalMediaTrack:
     def is_stopped(self) -> bool:
         return self._is_stopped
 
-    def enable(self, enabled: bool = True) -> "_LocalMediaTrack":
+    def enable(self, enabled: bool = True) -> _LocalMediaTrack:
         """Enable (or, with False, disable) sending; emits ``enabled``/``disabled`` on change. Sync."""
         if not isinstance(enabled, bool):
             raise TypeError("enabled must be a bool")
         self._set_enabled(enabled)
         return self
 
-    def disable(self) -> "_LocalMediaTrack":
+    def disable(self) -> _LocalMediaTrack:
         """Same as ``enable(False)``."""
         return self.enable(False)
 
-    def stop(self) -> "_LocalMediaTrack":
+    def stop(self) -> _LocalMediaTrack:
         """Stop the source for good; ``stopped`` fires exactly once; ``is_enabled`` is unchanged."""
         if not self._is_stopped:
             media = getattr(self, "_media_stream_track", None)
@@ -209,7 +210,7 @@ class _LocalMediaTrack:
             if callable(stop):
                 try:
                     stop()
-                except Exception:  # noqa: BLE001 - the track is stopped either way
+                except Exception:
                     log.debug("stopping %r failed", media, exc_info=True)
             self._mark_stopped()
         return self
@@ -316,7 +317,7 @@ class LocalDataTrack(Track):
                 continue
             try:
                 channel.send(data)
-            except Exception:  # noqa: BLE001 - fire-and-forget, as in twilio-video.js
+            except Exception:
                 log.debug("send on %r failed", channel, exc_info=True)
 
     def _attach_channel(self, channel: Any) -> None:
@@ -366,7 +367,7 @@ class _RemoteTrack:
     def is_switched_off(self) -> bool:
         return self._is_switched_off
 
-    def set_priority(self, priority: str | None) -> "_RemoteTrack":
+    def set_priority(self, priority: str | None) -> _RemoteTrack:
         """Set the subscriber priority (TypeError / ValueError when invalid); signaled on change."""
         priority = validate_priority(priority, allow_none=True)
         if priority != self._priority:
@@ -396,7 +397,7 @@ class RemoteAudioTrack(_RemoteTrack, AudioTrack):
         """Latest audio level, 0..32767 (twilio-video.js's ``audioLevel`` scale), None until known."""
         return self._level
 
-    def attach(self, device: Any = None) -> "RemoteAudioTrack":
+    def attach(self, device: Any = None) -> RemoteAudioTrack:
         """Play the track on an output device (an entry of ``core.media.devices.list_audio_outputs()``
         or its id; None: the default, which discards). Replaces an earlier output."""
         from .media.devices import open_audio_output
@@ -409,7 +410,7 @@ class RemoteAudioTrack(_RemoteTrack, AudioTrack):
             set_output(output)
         return self
 
-    def detach(self) -> "RemoteAudioTrack":
+    def detach(self) -> RemoteAudioTrack:
         """Stop playing the track (its level keeps being measured)."""
         output, self._output = getattr(self, "_output", None), None
         set_output = getattr(self.media_stream_track, "set_output", None)

@@ -19,12 +19,12 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .callbacks import StatusCallbacks
-from .datadir import DataDirLock
 from .config import ServerConfig
 from .credentials import Credentials, load_or_create
+from .datadir import DataDirLock
 from .invite_page import invite_page
-from .rest import RestApi, dev_token
 from .mesh import MediaBackend
+from .rest import RestApi, dev_token
 from .rooms import Room, RoomRegistry
 from .signaling import Connection, handle_signaling
 from .store import Store

@@ -15,7 +15,8 @@ the same interface.
 ``MeshRelay`` (docs/protocol.md §5): two peer connections per pair of participants, one per
 direction, each offered by the side whose media it carries (``create-offer`` to both when
 someone joins), so renegotiation never collides: an offer from a connection's answerer (or an
-answer from its offerer) is dropped. Entries are relayed unchanged to the other side of their connection; the last description and the merged ICE state of each side are kept, so a
+answer from its offerer) is dropped. Entries are relayed unchanged to the other side of their
+connection; the last description and the merged ICE state of each side are kept, so a
 participant that resumes with ``sync`` gets them again in ``synced``. The server never
 touches media.
 """
@@ -69,10 +70,10 @@ class MediaBackend(ABC):
     def resume(self, sid: str, entries: list[PeerConnectionMessage]) -> tuple[list[PeerConnectionMessage], Outbox]:
         """``sid`` resumed with ``sync``: its full peer-connection state for ``synced``, and what to relay."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: backends without state need nothing
         """The room ended."""
 
-    def room_changed(self) -> None:
+    def room_changed(self) -> None:  # noqa: B027 - an optional hook, as close()
         """Published tracks, subscriptions or participants changed (the mesh needs nothing)."""
 
     def media_signaling(self, sid: str, requested: dict[str, Any]) -> dict[str, MediaSignalingChannel]:
@@ -200,7 +201,8 @@ class MeshRelay(MediaBackend):
             other = link.other(sid)
             new = False
             desc = entry.description
-            if desc is not None and desc.type in ("offer", "answer") and (desc.type == "offer") != (sid == link.offerer):
+            if desc is not None and desc.type in ("offer", "answer") and \
+                    (desc.type == "offer") != (sid == link.offerer):
                 # Glare policy: only the side whose media a connection carries offers on it.
                 # twilio-video.js re-offers its own tracks on the connection it answers;
                 # relayed, each track would travel twice.
@@ -214,13 +216,12 @@ class MeshRelay(MediaBackend):
                     self._drop_link(link)
                     continue
                 if side.description != desc:
-                    side.description = desc
-                    new = True
-            if entry.ice is not None:
-                if side.ice is None or entry.ice.revision > side.ice.revision or (
-                        entry.ice.ufrag is not None and entry.ice.ufrag != side.ice.ufrag):
-                    side.ice = _merge_ice(side.ice, entry.ice)
-                    new = True
+                    side.description, new = desc, True
+            ice = entry.ice
+            if ice is not None and (side.ice is None or ice.revision > side.ice.revision
+                                    or (ice.ufrag is not None and ice.ufrag != side.ice.ufrag)):
+                side.ice = _merge_ice(side.ice, ice)
+                new = True
             if new:  # relayed unchanged, but for who it comes from
                 out.setdefault(other, []).append(replace(entry, participant=sid, description=desc))
         return out

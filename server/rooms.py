@@ -120,7 +120,7 @@ def check_track_name(name: object) -> str:
 RuleDict = Mapping[str, Any]
 
 
-def rule_matches(rule: RuleDict, track: "Track") -> bool:
+def rule_matches(rule: RuleDict, track: Track) -> bool:
     """One rule's filters (all given ones must hold): all, kind, publisher, track, priority."""
     if rule.get("all") is True:
         return True
@@ -144,7 +144,7 @@ def rule_matches(rule: RuleDict, track: "Track") -> bool:
     return checks > 0
 
 
-def rules_allow(rules: list[RuleDict] | None, track: "Track") -> bool:
+def rules_allow(rules: list[RuleDict] | None, track: Track) -> bool:
     """No rules: everything. Else: matched by an include rule and by no exclude rule."""
     if rules is None:
         return True
@@ -190,7 +190,7 @@ class Track:
     kind: str
     enabled: bool
     priority: str
-    participant: "Participant"
+    participant: Participant
     date_created: float
     date_updated: float
 
@@ -206,7 +206,7 @@ class Track:
 
 
 class Participant:
-    def __init__(self, room: "Room", identity: str, now: float) -> None:
+    def __init__(self, room: Room, identity: str, now: float) -> None:
         self.sid = sids.new_sid(sids.PARTICIPANT)
         self.session = sids.new_sid("")  # 32 hex digits
         self.room = room
@@ -608,8 +608,9 @@ class RoomRegistry:
             del participant.failed[tid]
         added: list[Track] = []
         for tid, t in wanted.items():
-            track = participant.tracks.get(tid)
-            if track is not None:
+            known = participant.tracks.get(tid)
+            if known is not None:
+                track = known
                 if track.enabled != t.enabled:
                     track.enabled = t.enabled
                     track.date_updated = now
@@ -639,9 +640,9 @@ class RoomRegistry:
     def _check_new_track(self, participant: Participant, t: p.LocalTrackState) -> None:
         room = participant.room
         if not t.id or len(t.id) > TRACK_ID_MAX:
-            raise TrackInvalidError("Track id must be 1 to %d characters" % TRACK_ID_MAX)
+            raise TrackInvalidError(f"Track id must be 1 to {TRACK_ID_MAX} characters")
         if t.id in RESERVED_TRACK_IDS:
-            raise TrackInvalidError("Track id %r is reserved for media signaling" % t.id)
+            raise TrackInvalidError(f"Track id {t.id!r} is reserved for media signaling")
         if any(t.id in q.tracks for q in room.participants.values() if q is not participant):
             raise TrackInvalidError("Track id is already in use in this room")
         check_track_name(t.name)

@@ -21,9 +21,9 @@ from aiohttp import WSMsgType, web
 from core import protocol as p
 from core.errors import (
     SignalingConnectionError,
-    SignalingServerBusyError,
     SignalingConnectionTimeoutError,
     SignalingOutgoingMessageInvalidError,
+    SignalingServerBusyError,
     TwilioError,
 )
 from core.token import verify_access_token
@@ -48,7 +48,7 @@ class ProtocolViolation(Exception):
 class Connection:
     """A signaling WebSocket and, once joined, the ``Sink`` of its participant."""
 
-    def __init__(self, state: "ServerState", ws: web.WebSocketResponse, peer: str) -> None:
+    def __init__(self, state: ServerState, ws: web.WebSocketResponse, peer: str) -> None:
         self.state = state
         self.config = state.config
         self.ws = ws
@@ -109,7 +109,7 @@ class Connection:
                 self.close()
                 try:
                     await asyncio.wait_for(writer, timeout=1.0)
-                except (asyncio.TimeoutError, asyncio.CancelledError):
+                except (TimeoutError, asyncio.CancelledError):
                     writer.cancel()
             participant = self.participant
             if participant is not None and not self._left:
@@ -130,7 +130,7 @@ class Connection:
                 await ws.send_str(frame.decode("utf-8"))
             if not ws.closed:
                 await ws.close(code=1000)
-        except (ConnectionError, RuntimeError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, ConnectionError, RuntimeError) as exc:
             log.debug("%s: send failed: %s", self.peer, exc)
             if not ws.closed:
                 await ws.close(code=1011)

@@ -21,7 +21,7 @@ from .devices import (
     open_video_input,
 )
 from .levels import AudioLevel, frame_level, samples_level
-from .loopback import enable_loopback_only, disable_loopback_only, loopback_only, rtc_configuration
+from .loopback import disable_loopback_only, enable_loopback_only, loopback_only, rtc_configuration
 from .playback import AudioPlayback
 from .sinks import AudioFanout, LatestFrameSink, ThreadedSink, VideoFanout
 from .sources import SyntheticAudioSource, SyntheticVideoSource

@@ -70,7 +70,8 @@ def outgoing_loss(room: Any) -> OutgoingLoss:
     media = getattr(room._signaling, "media", None)
     if media is None:
         raise ValueError("this room has no media")
-    return media.faults
+    faults: OutgoingLoss = media.faults
+    return faults
 
 
 def installed() -> bool:

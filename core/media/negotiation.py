@@ -29,8 +29,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
-from aiortc import sdp as aiortc_sdp
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCPeerConnection,
+    RTCSessionDescription,
+    sdp as aiortc_sdp,
+)
 
 from .. import protocol as p
 from . import frames, keep_negotiated, loopback
@@ -190,7 +196,7 @@ class Negotiation:
             try:
                 with loopback.gathering_on_loopback(self.loopback_only):
                     await self.pc.setLocalDescription(await self.pc.createOffer())
-            except Exception as exc:  # noqa: BLE001 - aiortc raises several types
+            except Exception as exc:
                 raise DescriptionError(f"cannot create offer on {self.id}: {exc}", local=True) from exc
             self.revision += 1
             self.awaiting_answer = True
@@ -206,7 +212,7 @@ class Negotiation:
             try:
                 parse_session(answer.sdp)
                 await self.pc.setRemoteDescription(RTCSessionDescription(answer.sdp or "", "answer"))
-            except Exception as exc:  # noqa: BLE001 - aiortc raises several types for a bad SDP
+            except Exception as exc:
                 raise DescriptionError(f"cannot apply answer on {self.id}: {exc}", local=False) from exc
             self.awaiting_answer = False
             return True
@@ -232,12 +238,12 @@ class Negotiation:
             sdp = rewrite(parsed) if rewrite is not None else offer.sdp or ""
             try:
                 await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise DescriptionError(f"cannot apply offer on {self.id}: {exc}", local=False) from exc
             try:
                 with loopback.gathering_on_loopback(self.loopback_only):
                     await self.pc.setLocalDescription(await self.pc.createAnswer())
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise DescriptionError(f"cannot answer on {self.id}: {exc}", local=True) from exc
             self.revision = offer.revision
             self.last = p.Description(type="answer", revision=offer.revision, sdp=self.pc.localDescription.sdp)

@@ -53,18 +53,19 @@ def install() -> None:
         if _installed:
             return
         _installed = True
-    for cls, kind, label in ((vpx.Vp8Decoder, "video", "vp8"), (h264.H264Decoder, "video", "h264"),
-                             (opus.OpusDecoder, "audio", "opus"), (g722.G722Decoder, "audio", "g722"),
-                             (g711.PcmDecoder, "audio", "pcm")):
+    decoders: list[tuple[type, str, str]] = [
+        (vpx.Vp8Decoder, "video", "vp8"), (h264.H264Decoder, "video", "h264"), (opus.OpusDecoder, "audio", "opus"),
+        (g722.G722Decoder, "audio", "g722"), (g711.PcmDecoder, "audio", "pcm")]
+    encoders: list[tuple[type, str, str]] = [
+        (vpx.Vp8Encoder, "video", "vp8"), (h264.H264Encoder, "video", "h264"), (opus.OpusEncoder, "audio", "opus"),
+        (g722.G722Encoder, "audio", "g722"), (g711.PcmEncoder, "audio", "pcm")]
+    for cls, kind, label in decoders:
         _wrap(cls, "__init__", f"{kind}.decoder_created.{label}")
         _wrap(cls, "decode", f"{kind}.decode.{label}")
-    for cls, kind, label in ((vpx.Vp8Encoder, "video", "vp8"), (h264.H264Encoder, "video", "h264"),
-                             (opus.OpusEncoder, "audio", "opus"), (g722.G722Encoder, "audio", "g722"),
-                             (g711.PcmEncoder, "audio", "pcm")):
+    for cls, kind, label in encoders:
         _wrap(cls, "encode", f"{kind}.encode.{label}")
-    # Encoders that open their context in the constructor (audio ones) count there too.
-    for cls, label in ((opus.OpusEncoder, "opus"), (g722.G722Encoder, "g722"), (g711.PcmEncoder, "pcm")):
-        _wrap(cls, "__init__", f"audio.encoder_created.{label}")
+        if kind == "audio":  # audio encoders open their codec context in the constructor: count it there
+            _wrap(cls, "__init__", f"audio.encoder_created.{label}")
 
 
 def installed() -> bool:

@@ -104,7 +104,7 @@ class RoomView(Protocol):
 class _Inbound:
     """One published audio/video track as the server receives it."""
 
-    def __init__(self, forwarder: "Forwarder", sid: str, track_id: str, kind: str, receiver: Any,
+    def __init__(self, forwarder: Forwarder, sid: str, track_id: str, kind: str, receiver: Any,
                  mime: str, clock_rate: int, parameters: dict[str, Any] | None = None) -> None:
         self.forwarder = forwarder
         self.parameters = dict(parameters or {})
@@ -630,15 +630,15 @@ class Forwarder(MediaBackend):
         for key in list(peer.data_out):
             if key not in wanted:
                 peer.data_out.pop(key).close()
-        for key, src in wanted.items():
-            if isinstance(src, _Inbound):
+        for key, wanted_src in wanted.items():
+            if isinstance(wanted_src, _Inbound):
                 if key not in peer.outbound:
-                    self._add_outbound(peer, pc, key, src)
+                    self._add_outbound(peer, pc, key, wanted_src)
                     changed = True
             elif key not in peer.data_out:
                 peer.data_out[key] = pc.createDataChannel(
-                    src.label, ordered=src.ordered, maxPacketLifeTime=src.maxPacketLifeTime,
-                    maxRetransmits=src.maxRetransmits)
+                    wanted_src.label, ordered=wanted_src.ordered, maxPacketLifeTime=wanted_src.maxPacketLifeTime,
+                    maxRetransmits=wanted_src.maxRetransmits)
                 if not peer.sub.offered_sctp:
                     changed = True
         if len(peer.msp) < len(peer.msp_requested):

@@ -35,7 +35,7 @@ import fractions
 import queue
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 from aiortc.codecs.h264 import H264Encoder
@@ -48,7 +48,11 @@ from core.media.frames import is_keyframe
 
 __all__ = ["ForwardTrack", "Packer", "is_keyframe", "pass_through_receiver", "pass_through_sender"]
 
-Deliver = Callable[[Any, av.Packet], None]
+if TYPE_CHECKING:  # PyAV's Packet is generic in its stubs only; any stream's packet will do
+    Packet = av.Packet[Any]
+else:
+    Packet = av.Packet
+Deliver = Callable[[Any, Packet], None]
 
 
 class _PassThroughQueue:
@@ -97,9 +101,10 @@ class Packer:
         self._impl: Any = Vp8Encoder() if mime == "video/vp8" else H264Encoder() if mime == "video/h264" else None
         self._time_base = fractions.Fraction(1, clock_rate)
 
-    def pack(self, packet: av.Packet) -> tuple[list[bytes], int]:
+    def pack(self, packet: Packet) -> tuple[list[bytes], int]:
         if self._impl is not None:
-            return self._impl.pack(packet)
+            packed: tuple[list[bytes], int] = self._impl.pack(packet)
+            return packed
         pts = packet.pts or 0
         if packet.time_base is not None and packet.time_base != self._time_base:
             pts = int(pts * packet.time_base / self._time_base)
@@ -125,7 +130,7 @@ class ForwardTrack(MediaStreamTrack):
         self._id = track_id
         self.mime = mime
         self._request_keyframe = request_keyframe
-        self._queue: deque[av.Packet] = deque()
+        self._queue: deque[Packet] = deque()
         self._max = max_queue or (240 if kind == "video" else 50)
         self._event = asyncio.Event()
         self._started = False  # the sender asked for the first packet
@@ -133,7 +138,7 @@ class ForwardTrack(MediaStreamTrack):
         self.packets = 0
         self.skipped = 0
 
-    def push(self, packet: av.Packet, keyframe: bool) -> None:
+    def push(self, packet: Packet, keyframe: bool) -> None:
         if self.readyState != "live" or not self._started:
             return
         if self._need_keyframe:
@@ -152,7 +157,7 @@ class ForwardTrack(MediaStreamTrack):
         self._queue.append(packet)
         self._event.set()
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> Packet:
         if not self._started:
             self._started = True
             if self.kind == "video":

@@ -129,8 +129,11 @@ async def recovery_after_outage(join: JoinFn, outage: float, *, width: int = 160
     for session in publisher._signaling.media.mesh.sessions().values():
         sender = session.transceivers[cam.id].sender if cam.id in session.transceivers else None
         if sender is not None:  # aiortc calls it for each PLI/FIR its RTCP receives
-            original = sender._send_keyframe
-            sender._send_keyframe = lambda original=original: (requests.append(time.monotonic()), original())
+            def counted(original: Any = sender._send_keyframe) -> None:
+                requests.append(time.monotonic())
+                original()
+
+            sender._send_keyframe = counted
     loss = outgoing_loss(publisher)
     loss.set_fraction(1.0)
     await asyncio.sleep(0.5)  # frames in flight land

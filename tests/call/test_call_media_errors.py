@@ -6,8 +6,7 @@ import aiortc
 import pytest
 
 from callutil import EventLog, camera, remote_of, until
-from core import MediaClientLocalDescFailedError, MediaClientRemoteDescFailedError, connect
-from core import protocol as p
+from core import MediaClientLocalDescFailedError, MediaClientRemoteDescFailedError, connect, protocol as p
 from core.signaling_transport import SignalingTransport
 
 pytestmark = pytest.mark.media

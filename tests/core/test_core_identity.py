@@ -32,7 +32,7 @@ def _wire(message: Any) -> Any:
 
 async def test_updates_before_connected_are_applied_after_it_in_order() -> None:
     signaling = RoomSignaling(RecorderTransport(), token="a.b.c", name="r")
-    seen: list[tuple[str, Any]] = []
+    seen: list[tuple[Any, ...]] = []
     signaling.on("participantConnected", lambda psig: seen.append(("participant", psig.identity)))
     signaling.on("peerConnections", lambda messages, full: seen.append(
         ("pcs", [m.id for m in messages], full)))
@@ -58,7 +58,7 @@ async def test_media_is_bound_to_its_publisher() -> None:
     bob_sid, bob_track = bob.sid, bob.tracks[0].sid
     h.subscribe(bob_track)
     track_id = h.remote_track_ids[bob_track]
-    publication = next(iter(h.participant("bob").video_tracks.values()))
+    publication: Any = next(iter(h.participant("bob").video_tracks.values()))
 
     # Mallory's connection carries media labelled with Bob's track id: not Bob's track.
     h.signaling.media_track_added(track_id, "video", FakeVideoMedia(), mallory.sid)
@@ -85,4 +85,5 @@ async def test_server_connection_media_serves_any_publication() -> None:
     h = await RoomHarness.connect(participants=[bob])
     h.subscribe(bob.tracks[0].sid)
     h.signaling.media_track_added(h.remote_track_ids[bob.tracks[0].sid], "video", FakeVideoMedia())
-    assert next(iter(h.participant("bob").video_tracks.values())).is_subscribed
+    publication: Any = next(iter(h.participant("bob").video_tracks.values()))
+    assert publication.is_subscribed

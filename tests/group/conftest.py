@@ -14,7 +14,7 @@ from server.app import RunningServer, start_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "call"))  # callutil, botprocs
 
-from callutil import JoinFn, joiner  # noqa: E402
+from callutil import JoinFn, joiner
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,8 @@ import asyncio
 import time
 
 import pytest
-from callutil import until
 
+from callutil import until
 from core import LocalAudioTrack
 from core.media.sources import SyntheticAudioSource
 
@@ -59,7 +59,7 @@ async def test_the_dominant_speaker_follows_the_script(join, server, room_type) 
     await asyncio.sleep(max(0.0, t0 + 9.6 - time.monotonic()))
     identities = [who for _, who in seen]
     assert identities == [who for _, who in CHANGES], [(round(t - t0, 2), who) for t, who in seen]
-    lags = [t - (t0 + at) for (t, _), (at, _) in zip(seen, CHANGES)]
+    lags = [t - (t0 + at) for (t, _), (at, _) in zip(seen, CHANGES, strict=False)]
     assert all(0 < lag <= MAX_LAG_S for lag in lags), lags
     print(f"{room_type}: switch lags {[round(x, 3) for x in lags]} s")
     # A speaker sees the others the same way (never itself).

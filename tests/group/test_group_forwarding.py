@@ -6,10 +6,10 @@ import asyncio
 import time
 
 import pytest
-from callutil import FrameLog, until
-from groupkit import camera, forwarder_of, microphone, remote_of, subscribed
 
+from callutil import FrameLog, until
 from core import LocalDataTrack
+from groupkit import camera, forwarder_of, microphone, remote_of, subscribed
 from server.forwarder import Forwarder
 
 pytestmark = pytest.mark.media

@@ -34,7 +34,8 @@ async def _publish_with_offer(server: Any, room: str, sdp_for: Any) -> TwilioErr
                                  sync_body=lambda: p.Sync(session="", token=""))
     connected = await session.connect(p.Connect(
         token=server.token("publisher", room), name=room,
-        participant=p.LocalParticipantState(revision=1, tracks=[p.LocalTrackState(id="cam", kind="video", name="cam")])))
+        participant=p.LocalParticipantState(
+            revision=1, tracks=[p.LocalTrackState(id="cam", kind="video", name="cam")])))
     [create_offer] = [e for e in connected.peer_connections if e.description and e.description.type == "create-offer"]
     sdp = await sdp_for()
     session.send(p.Update(session=connected.session, peer_connections=[p.PeerConnectionMessage(

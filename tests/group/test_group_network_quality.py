@@ -9,13 +9,14 @@ to a watcher that asked for remote levels (remote 1).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
-from callutil import until
-from groupkit import camera, microphone, remote_of
 
+from callutil import until
 from core.media.faults import outgoing_loss
+from groupkit import camera, microphone, remote_of
 
 pytestmark = pytest.mark.media
 
@@ -71,5 +72,5 @@ async def test_levels_follow_injected_loss_and_recover(join) -> None:  # type: i
     await until(lambda: own() is not None and own() >= 4, timeout=10)
     assert loss.dropped > 0
     # Events only on change.
-    assert all(a != b for a, b in zip(changes, changes[1:])), changes
+    assert all(a != b for a, b in itertools.pairwise(changes)), changes
     print(f"levels: clean {clean} 5% {five} 20% {twenty}; changes {changes}")

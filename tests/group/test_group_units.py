@@ -24,7 +24,8 @@ def _feed(detector: DominantSpeakerDetector, who: str, start: float, end: float,
         t += 0.02
 
 
-def _run(detector: DominantSpeakerDetector, timeline: list[tuple[float, float, str]], until: float) -> list[tuple[float, str]]:
+def _run(detector: DominantSpeakerDetector, timeline: list[tuple[float, float, str]],
+         until: float) -> list[tuple[float, str]]:
     changes = []
     t = 0.0
     speakers = sorted({who for _, _, who in timeline})
@@ -43,7 +44,7 @@ def test_detector_switches_in_about_half_a_second_and_ignores_coughs() -> None:
     changes = _run(detector, [(0.2, 0.45, "b"), (1.0, 4.0, "a"), (4.0, 7.0, "b"), (5.0, 5.28, "c"),
                               (7.0, 9.0, "c"), (7.5, 7.7, "a")], 10.0)
     assert [who for _, who in changes] == ["a", "b", "c"], changes
-    for (t, _), start in zip(changes, (1.0, 4.0, 7.0)):
+    for (t, _), start in zip(changes, (1.0, 4.0, 7.0), strict=True):
         assert 0.3 < t - start < 0.7, changes
 
 

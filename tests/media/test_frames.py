@@ -38,7 +38,8 @@ def frame_packets(seq: int, timestamp: int, count: int, key: bool) -> list[RtpPa
     return packets
 
 
-def stream(frames: int, per_frame: int = 3, keyframes: tuple[int, ...] = (0,), start: int = 1000) -> list[list[RtpPacket]]:
+def stream(frames: int, per_frame: int = 3, keyframes: tuple[int, ...] = (0,),
+           start: int = 1000) -> list[list[RtpPacket]]:
     return [frame_packets(start + n * per_frame, n * 3000, per_frame, n in keyframes) for n in range(frames)]
 
 
@@ -145,9 +146,8 @@ def test_frame_start_and_keyframe_detection() -> None:
 @pytest.mark.parametrize("codec", ["vp8", "h264"])
 async def test_real_video_through_the_assembler_with_loss(codec: str) -> None:
     """A real encoder and decoder: 5 % RTP loss, every frame that comes out decodes."""
-    from pairs import media_pair
-
     from core.media import faults, frames
+    from pairs import media_pair
 
     with loopback_only():
         async with media_pair([SyntheticVideoSource(320, 240, 30, label="asm")], video_codec=codec) as pair:
@@ -155,10 +155,8 @@ async def test_real_video_through_the_assembler_with_loss(codec: str) -> None:
             buf: Any = frames.install(receiver)
             loss = faults.OutgoingLoss(0.05, seed=7)
             loss.attach(pair.sender)
-            got = 0
             for _ in range(90):
-                frame = await pair.video.recv()
+                frame: Any = await pair.video.recv()
                 assert frame.width == 320
-                got += 1
             assert isinstance(buf, FrameAssembler) and buf.released >= 90
             assert loss.dropped > 0
