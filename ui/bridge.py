@@ -19,6 +19,7 @@ happened, then follows the Room.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -83,6 +84,7 @@ class RoomBridge(QObject):
     dominant_speaker_changed = Signal(str)  # participant sid, "" for nobody
     network_quality_changed = Signal(str, int)  # participant sid (local too), level 0..5
     chat_message = Signal(str, str, str)  # participant sid, identity, text
+    hand_raised_changed = Signal(str, bool)  # participant sid (yours too), raised
     mic_muted_changed = Signal(bool)
     camera_paused_changed = Signal(bool)
     screen_share_changed = Signal(bool)
@@ -114,6 +116,7 @@ class RoomBridge(QObject):
         self._chat = chat_track or next(
             (t for t in published if isinstance(t, LocalDataTrack) and t.name == CHAT_TRACK_NAME), None)
         self._owned = [t for t in owned_tracks if t is not None]
+        self._hand_raised = False
         self._screen_device = screen_device
         self._screen_size = screen_size
         self._screen_fps = screen_fps
@@ -276,6 +279,26 @@ class RoomBridge(QObject):
             return False
         return True
 
+    @property
+    def hand_raised(self) -> bool:
+        return self._hand_raised
+
+    def set_hand_raised(self, raised: bool) -> bool:
+        """Raise or lower your hand: a binary JSON message on the chat track (text stays chat)."""
+        if self._chat is None or not self.connected:
+            return False
+        self._hand_raised = bool(raised)
+        self._send_hand()
+        self.hand_raised_changed.emit(self.local_sid, self._hand_raised)
+        return True
+
+    def _send_hand(self) -> None:
+        if self._chat is not None and self.connected:
+            try:
+                self._chat.send(json.dumps({"confab": "hand", "raised": self._hand_raised}).encode())
+            except (TypeError, ValueError) as exc:
+                log.warning("raised hand not sent: %s", exc)
+
     def start_screen_share(self) -> None:
         """Publish a video track named ``"screen"``; ``screen_share_changed(True)`` once published."""
         if self._screen is not None or not self.connected:
@@ -328,6 +351,8 @@ class RoomBridge(QObject):
     # ------------------------------------------------------------------ Room events
 
     def _on_participant_connected(self, participant: Any) -> None:
+        if self._hand_raised:  # someone new: tell them your hand is up
+            self._send_hand()
         sid = participant.sid
         listeners: list[tuple[Any, str, Callable[..., Any]]] = []
 
@@ -368,6 +393,14 @@ class RoomBridge(QObject):
     def _on_track_message(self, data: str | bytes, track: Any, participant: Any) -> None:
         if track.name != CHAT_TRACK_NAME:
             return
+        if not isinstance(data, str):  # binary: a control message (a raised hand), never chat
+            try:
+                message = json.loads(bytes(data))
+            except ValueError:
+                message = None
+            if isinstance(message, dict) and message.get("confab") == "hand":
+                self.hand_raised_changed.emit(participant.sid, message.get("raised") is True)
+                return
         text = data if isinstance(data, str) else bytes(data).decode("utf-8", errors="replace")
         self.chat_message.emit(participant.sid, participant.identity or "", text)
 

@@ -15,10 +15,11 @@ from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QToolButton, QWidget
 
 from ui.resources import icon
 
-__all__ = ["CAMERA_SHORTCUT", "ControlBar", "MIC_SHORTCUT"]
+__all__ = ["CAMERA_SHORTCUT", "HAND_SHORTCUT", "ControlBar", "MIC_SHORTCUT"]
 
 MIC_SHORTCUT = "Ctrl+D"
 CAMERA_SHORTCUT = "Ctrl+E"
+HAND_SHORTCUT = "Ctrl+Alt+H"
 
 
 class ControlBar(QWidget):
@@ -31,6 +32,7 @@ class ControlBar(QWidget):
     chat_toggled = Signal(bool)  # True = panel open
     participants_toggled = Signal(bool)
     stats_toggled = Signal(bool)
+    hand_toggled = Signal(bool)  # True = raised
     leave_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -48,11 +50,12 @@ class ControlBar(QWidget):
         self.participants_button = self._button(
             "participants-button", "people", self.participants_toggled)
         self.stats_button = self._button("stats-button", "stats", self.stats_toggled)
+        self.hand_button = self._button("hand-button", "hand", self.hand_toggled)
         self.leave_button = self._button("leave-button", "leave", None)
         self.leave_button.clicked.connect(lambda: self.leave_requested.emit())
 
         layout.addStretch(1)
-        for b in (self.mic_button, self.camera_button, self.screen_button):
+        for b in (self.mic_button, self.camera_button, self.screen_button, self.hand_button):
             layout.addWidget(b)
         layout.addSpacing(18)
         for b in (self.chat_button, self.participants_button, self.stats_button):
@@ -63,6 +66,7 @@ class ControlBar(QWidget):
 
         self._mic_shortcut = self._shortcut(MIC_SHORTCUT, self.mic_button)
         self._camera_shortcut = self._shortcut(CAMERA_SHORTCUT, self.camera_button)
+        self._hand_shortcut = self._shortcut(HAND_SHORTCUT, self.hand_button)
         self._chat_unread = 0
         self._refresh()
 
@@ -101,6 +105,13 @@ class ControlBar(QWidget):
 
     def set_camera_paused(self, paused: bool) -> None:
         self._set_checked(self.camera_button, paused)
+
+    @property
+    def hand_raised(self) -> bool:
+        return self.hand_button.isChecked()
+
+    def set_hand_raised(self, raised: bool) -> None:
+        self._set_checked(self.hand_button, raised)
 
     def set_screen_sharing(self, sharing: bool) -> None:
         self._set_checked(self.screen_button, sharing)
@@ -181,6 +192,9 @@ class ControlBar(QWidget):
                        "Hide call statistics" if self.stats_button.isChecked()
                        else "Show call statistics")
         self._describe(self.leave_button, "Leave call")
+        hand = QKeySequence(HAND_SHORTCUT).toString(QKeySequence.SequenceFormat.NativeText)
+        self._describe(self.hand_button,
+                       f"{'Lower' if self.hand_button.isChecked() else 'Raise'} hand ({hand})")
 
     @staticmethod
     def _describe(button: QToolButton, text: str) -> None:

@@ -54,6 +54,7 @@ CHAT_POPUP_MS = 5000
 SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+D", "Mute or unmute your microphone"),
     ("Ctrl+E", "Turn your camera off or on"),
+    ("Ctrl+Alt+H", "Raise or lower your hand"),
     ("Ctrl+Alt+C", "Show or hide the chat"),
     ("Ctrl+Alt+P", "Pin the speaker (or unpin)"),
     ("Ctrl+I", "Copy the invite link"),
@@ -281,6 +282,13 @@ class RoomView(QWidget):
             self.participants.set_audio_muted(sid, muted)
             if sid == self._local_sid:
                 self.controls.set_mic_muted(muted)
+
+    def set_hand_raised(self, sid: str, raised: bool) -> None:
+        """The raised-hand mark on ``sid``'s tile (and the Hand button for your own)."""
+        if (tile := self._tiles.get(sid)) is not None:
+            tile.set_hand_raised(raised)
+            if sid == self._local_sid:
+                self.controls.set_hand_raised(raised)
 
     def set_video_paused(self, sid: str, paused: bool) -> None:
         if (tile := self._tiles.get(sid)) is not None:

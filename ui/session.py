@@ -105,6 +105,7 @@ class Session(QObject):
         controls.camera_toggled.connect(self._on_camera_toggled)
         controls.screen_toggled.connect(self._on_screen_toggled)
         controls.stats_toggled.connect(self._on_stats_toggled)
+        controls.hand_toggled.connect(self._on_hand_toggled)
         room.leave_confirmed.connect(self.leave)  # the Leave button asks first (RoomView.ask_leave)
         room.chat.message_submitted.connect(self._on_chat_submitted)
 
@@ -350,6 +351,7 @@ class Session(QObject):
         bridge.mic_muted_changed.connect(lambda muted: view.set_audio_muted(bridge.local_sid, muted))
         bridge.camera_paused_changed.connect(lambda paused: view.set_video_paused(bridge.local_sid, paused))
         bridge.screen_share_changed.connect(self._on_screen_share_changed)
+        bridge.hand_raised_changed.connect(view.set_hand_raised)
         bridge.reconnecting.connect(lambda code, message: view.show_reconnecting(True))
         bridge.reconnected.connect(lambda: view.show_reconnecting(False))
         bridge.disconnected.connect(self._on_disconnected)
@@ -460,6 +462,10 @@ class Session(QObject):
             self.bridge.start_screen_share()
         else:
             self.bridge.stop_screen_share()
+
+    def _on_hand_toggled(self, raised: bool) -> None:
+        if self.bridge is None or not self.bridge.set_hand_raised(raised):
+            self.window.room_view.controls.set_hand_raised(False)
 
     def _on_chat_submitted(self, text: str) -> None:
         view = self.window.room_view

@@ -160,6 +160,8 @@ class ParticipantTile(QWidget):
 
         self._mic_mark = self._make_mark("tile-mic-muted", "mic-off", "Microphone muted")
         self._camera_mark = self._make_mark("tile-camera-paused", "camera-off", "Camera paused")
+        self._hand_mark = self._make_mark("tile-hand-raised", "hand", "Hand raised")
+        self._hand_raised = False
 
         self._bars = NetworkQualityBars(self)
         self._bars.setObjectName("tile-network-bars")
@@ -279,6 +281,17 @@ class ParticipantTile(QWidget):
     def set_audio_muted(self, muted: bool) -> None:
         self._audio_muted = bool(muted)
         self._mic_mark.setVisible(self._audio_muted)
+        self._layout_overlays()
+        self._refresh_accessible_name()
+
+    @property
+    def hand_raised(self) -> bool:
+        return self._hand_raised
+
+    def set_hand_raised(self, raised: bool) -> None:
+        """The raised-hand mark (``tile-hand-raised``), first of the marks."""
+        self._hand_raised = bool(raised)
+        self._hand_mark.setVisible(self._hand_raised)
         self._layout_overlays()
         self._refresh_accessible_name()
 
@@ -442,7 +455,7 @@ class ParticipantTile(QWidget):
         dpr = self.devicePixelRatioF()
         self._overlay_dpr = dpr
         self._display_name = ""  # forces the name badge to re-render at this ratio
-        for mark in (self._mic_mark, self._camera_mark):
+        for mark in (self._hand_mark, self._mic_mark, self._camera_mark):
             mark.setPixmap(render_mark(str(mark.property("icon_name")), dpr))
         flag = render_badge("You", _badge_font(self.font()), dpr)
         self._local_flag.setPixmap(flag)
@@ -453,7 +466,7 @@ class ParticipantTile(QWidget):
         w, h = self.width(), self.height()
         x = _MARGIN
         y = h - _MARGIN - _MARK
-        for mark in (self._mic_mark, self._camera_mark):
+        for mark in (self._hand_mark, self._mic_mark, self._camera_mark):
             if not mark.isHidden():
                 mark.move(x, y)
                 x += _MARK + 4
@@ -480,6 +493,8 @@ class ParticipantTile(QWidget):
 
     def _refresh_accessible_name(self) -> None:
         parts = [self._name + (" (you)" if self._local else "")]
+        if self._hand_raised:
+            parts.append("hand raised")
         if self._audio_muted:
             parts.append("microphone muted")
         if self._video_paused:

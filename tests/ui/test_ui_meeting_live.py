@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from uilive import ROOM, Live
 
@@ -147,5 +148,35 @@ def test_copy_invite_link_and_join_with_it(run_live: Any, qtbot: Any) -> None:
         qtbot.mouseClick(join.join_button, Qt.MouseButton.LeftButton)
         await live.until(lambda: live.session.bridge is not None, what="joining from the link")
         assert live.session.bridge.room_name == ROOM  # type: ignore[union-attr]
+
+    run_live(scenario)
+
+
+def test_raise_hand_both_ways(run_live: Any, qtbot: Any) -> None:
+    async def scenario(live: Live) -> None:
+        import json
+
+        ada = await live.bot("ada")
+        assert await live.join("Me")
+        view = live.window.room_view
+        ada_tile = await live.until(lambda: live.tile_of(ada), what="ada's tile")
+        got: list[Any] = []
+        assert ada.room is not None and ada.data is not None
+        ada.room.on("trackMessage", lambda data, track, p: got.append(data))
+        await asyncio.sleep(1.0)  # the data channels open after the tiles appear
+        qtbot.mouseClick(view.controls.hand_button, Qt.MouseButton.LeftButton)  # you raise your hand
+        mine = view.tile(live.local_sid)
+        assert mine is not None and mine.hand_raised and view.controls.hand_raised
+        assert mine.findChild(QLabel, "tile-hand-raised").isVisible()
+        await live.until(lambda: got, what="ada to receive the raised hand")
+        assert json.loads(bytes(got[-1])) == {"confab": "hand", "raised": True}
+        assert view.chat.messages() == []  # a control message, never a chat line
+        ada.data.send(json.dumps({"confab": "hand", "raised": True}).encode())  # ada raises hers
+        await live.until(lambda: ada_tile.hand_raised, what="ada's raised hand")
+        assert "hand raised" in ada_tile.accessibleName()
+        ada.data.send(json.dumps({"confab": "hand", "raised": False}).encode())
+        await live.until(lambda: not ada_tile.hand_raised, what="ada's hand down")
+        qtbot.keyClick(view.grid, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+        assert not mine.hand_raised
 
     run_live(scenario)
