@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from uilive import ROOM, Live
+from uilive import ROOM, Live, save_artifact
 
 pytestmark = [pytest.mark.ui, pytest.mark.media]
 
@@ -65,6 +65,7 @@ def test_errors_in_words_and_the_form_stays_usable(run_live: Any, qtbot: Any) ->
         assert join.error_text.endswith("does not use a secure connection: try http:// instead of https://.")
         assert join.error_detail_text.startswith("Error 53000 · ")
         assert not join.busy and join.join_button.isEnabled() and live.window.current_screen == "join"
+        save_artifact(live.window, "join-error.png")
         assert await live.join("Me")  # after all that, joining works
         assert live.window.current_screen == "room"
 
@@ -115,7 +116,7 @@ def test_meeting_ended_page_and_rejoin(run_live: Any, qtbot: Any) -> None:
         await live.until(lambda: live.window.current_screen == "ended", what="the ended page")
         assert ended.kind == "ended" and ended.rejoin_button.isVisible()
         assert ended.room_label.text() == ROOM
-        live.window.save_screenshot(live.server.state.config.data_dir.parent / "ended.png")
+        save_artifact(live.window, "meeting-ended.png")
         await live.until(lambda: ada.room is None or ada.room.state == "disconnected", what="ada to go")
         qtbot.mouseClick(ended.rejoin_button, Qt.MouseButton.LeftButton)
         await live.until(lambda: live.session.bridge is not None, what="rejoining")
@@ -174,6 +175,7 @@ def test_raise_hand_both_ways(run_live: Any, qtbot: Any) -> None:
         ada.data.send(json.dumps({"confab": "hand", "raised": True}).encode())  # ada raises hers
         await live.until(lambda: ada_tile.hand_raised, what="ada's raised hand")
         assert "hand raised" in ada_tile.accessibleName()
+        save_artifact(live.window, "raised-hand.png")
         ada.data.send(json.dumps({"confab": "hand", "raised": False}).encode())
         await live.until(lambda: not ada_tile.hand_raised, what="ada's hand down")
         qtbot.keyClick(view.grid, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)

@@ -64,6 +64,9 @@ def test_pin_a_tile_keeps_it_large_whoever_speaks(qtbot, window) -> None:  # typ
     grace = view.tile("PA2")
     qtbot.mouseDClick(grace, Qt.MouseButton.LeftButton)
     assert view.pinned == "PA2" and view.layout_mode == "speaker" and _largest(window) == "PA2"
+    from uilive import save_artifact
+
+    save_artifact(window, "speaker-pinned.png")
     view.set_dominant_speaker("PA1")  # ada talks: grace stays featured
     assert _largest(window) == "PA2"
     qtbot.mouseDClick(grace, Qt.MouseButton.LeftButton)  # unpin: the speaker view follows ada

@@ -157,3 +157,14 @@ def run_live_fixture(qapp: Any, qtbot: Any, tmp_path: Path) -> Iterator[Callable
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+def save_artifact(window: MainWindow, name: str) -> Path:
+    """Save the window to ``artifacts/NAME`` (CI keeps that folder): what a person would see."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    assert window.save_screenshot(path), f"could not save {path}"
+    return path
