@@ -326,23 +326,22 @@ async def connect(
         ice_servers="overrode" if ice_servers is not None else "acquire",
         publisher=p.Publisher(name="confab", sdk_version=SDK_VERSION, user_agent="confab-python"),
     )
+    room: Room | None = None
     try:
         if ice_servers is None:
             servers.extend(_ice_server(s) for s in await session.acquire_ice(token))
         connected = await session.connect(body)
-    except BaseException:
+        signaling.handle_message(connected)
+        await signaling.wait_connected()
+        room = Room(signaling, local_participant)
+        media.p2p.start(dominant_speaker)
+        await media.first_negotiation()
+    except BaseException:  # a failure, or connect() cancelled: leave nothing behind
+        if room is not None:
+            room.disconnect()
+        await session.abandon()
         for track in owned:
             track.stop()
-        await media.close()
-        raise
-    signaling.handle_message(connected)
-    await signaling.wait_connected()
-    room = Room(signaling, local_participant)
-    media.p2p.start(dominant_speaker)
-    try:
-        await media.first_negotiation()
-    except TwilioError:
-        room.disconnect()
         await media.close()
         raise
     return room

@@ -130,6 +130,8 @@ class SignalingTransport:
         return await self._first
 
     def _received(self, body: p.ServerMessage) -> None:
+        if isinstance(body, p.Connected) and self.session is None:
+            self.session = body.session  # known even if connect() was cancelled meanwhile
         if self._first is not None and not self._first.done():
             self._first.set_result(body)
             return
@@ -207,6 +209,21 @@ class SignalingTransport:
                     self._queue.append(body)
 
     # --- ending ------------------------------------------------------------------------
+
+    async def abandon(self, wait: float = 2.0) -> None:
+        """Give up a ``connect()`` in progress (cancelled, or failed after the hello).
+
+        If the server admits us meanwhile — its ``connected`` may be on the way — leave the
+        room at once (``disconnect`` + ``bye``) rather than linger there until the session
+        times out; wait at most ``wait`` seconds for that answer.
+        """
+        conn = self._conn
+        if self.state == "connecting" and self.session is None and conn is not None and conn.state == "open":
+            answered = asyncio.get_running_loop().create_future()
+            self._first = answered
+            with contextlib.suppress(TimeoutError, TwilioError):
+                await asyncio.wait_for(answered, wait)
+        await self.disconnect()
 
     async def disconnect(self) -> None:
         """Voluntary leave: RSP ``disconnect``, TCMP ``bye``, close 1000."""

@@ -6,11 +6,11 @@ import subprocess
 
 import aiohttp
 
-from srvutil import FAST, _command, unique
+from srvutil import _command, unique
 
 
 async def test_a_second_server_on_the_same_data_directory_refuses_and_changes_nothing(server_factory) -> None:  # type: ignore[no-untyped-def]
-    first = server_factory("--dev", *FAST)
+    first = server_factory("--dev")  # real timers: the room must not end by UnusedRoomTimeout meanwhile
     name = unique()
     async with aiohttp.ClientSession(base_url=first.url, headers=first.auth_headers) as http:
         async with http.post("/v1/Rooms", data={"UniqueName": name}) as r:
@@ -29,5 +29,5 @@ async def test_a_second_server_on_the_same_data_directory_refuses_and_changes_no
         assert sorted(p.name for p in first.data_dir.iterdir()) == db
     first.stop()
     # Once the first has stopped, the directory is free again.
-    again = server_factory("--dev", *FAST, data_dir=first.data_dir)
+    again = server_factory("--dev", data_dir=first.data_dir)
     assert again.alive()
