@@ -338,7 +338,7 @@ class RoomView(QWidget):
         """Pin ``sid`` (None: unpin): the speaker view features it, whoever is speaking."""
         sid = sid if sid in self._tiles else None
         for key, tile in self._tiles.items():
-            tile.setProperty("pinned", key == sid)
+            tile.set_pinned(key == sid)
             tile.setToolTip("Pinned: double-click to unpin" if key == sid else "Double-click to pin")
         self._pinned = sid
         self.grid.set_pinned(sid)

@@ -161,6 +161,8 @@ class ParticipantTile(QWidget):
         self._mic_mark = self._make_mark("tile-mic-muted", "mic-off", "Microphone muted")
         self._camera_mark = self._make_mark("tile-camera-paused", "camera-off", "Camera paused")
         self._hand_mark = self._make_mark("tile-hand-raised", "hand", "Hand raised")
+        self._pin_mark = self._make_mark("tile-pinned", "pin", "Pinned: double-click to unpin")
+        self._pinned = False
         self._hand_raised = False
 
         self._bars = NetworkQualityBars(self)
@@ -283,6 +285,16 @@ class ParticipantTile(QWidget):
         self._mic_mark.setVisible(self._audio_muted)
         self._layout_overlays()
         self._refresh_accessible_name()
+
+    @property
+    def pinned(self) -> bool:
+        return self._pinned
+
+    def set_pinned(self, pinned: bool) -> None:
+        """The pin mark (``tile-pinned``): the speaker view features this tile."""
+        self._pinned = bool(pinned)
+        self._pin_mark.setVisible(self._pinned)
+        self._layout_overlays()
 
     @property
     def hand_raised(self) -> bool:
@@ -455,7 +467,7 @@ class ParticipantTile(QWidget):
         dpr = self.devicePixelRatioF()
         self._overlay_dpr = dpr
         self._display_name = ""  # forces the name badge to re-render at this ratio
-        for mark in (self._hand_mark, self._mic_mark, self._camera_mark):
+        for mark in (self._pin_mark, self._hand_mark, self._mic_mark, self._camera_mark):
             mark.setPixmap(render_mark(str(mark.property("icon_name")), dpr))
         flag = render_badge("You", _badge_font(self.font()), dpr)
         self._local_flag.setPixmap(flag)
@@ -466,7 +478,7 @@ class ParticipantTile(QWidget):
         w, h = self.width(), self.height()
         x = _MARGIN
         y = h - _MARGIN - _MARK
-        for mark in (self._hand_mark, self._mic_mark, self._camera_mark):
+        for mark in (self._pin_mark, self._hand_mark, self._mic_mark, self._camera_mark):
             if not mark.isHidden():
                 mark.move(x, y)
                 x += _MARK + 4

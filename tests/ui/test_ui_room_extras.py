@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QLabel
 
 from ui.main_window import MainWindow
 from ui.room_view import SHORTCUTS
@@ -64,13 +65,15 @@ def test_pin_a_tile_keeps_it_large_whoever_speaks(qtbot, window) -> None:  # typ
     grace = view.tile("PA2")
     qtbot.mouseDClick(grace, Qt.MouseButton.LeftButton)
     assert view.pinned == "PA2" and view.layout_mode == "speaker" and _largest(window) == "PA2"
+    assert grace.pinned and grace.findChild(QLabel, "tile-pinned").isVisible()
+    assert not view.tile("PA1").pinned
     from uilive import save_artifact
 
     save_artifact(window, "speaker-pinned.png")
     view.set_dominant_speaker("PA1")  # ada talks: grace stays featured
     assert _largest(window) == "PA2"
     qtbot.mouseDClick(grace, Qt.MouseButton.LeftButton)  # unpin: the speaker view follows ada
-    assert view.pinned is None and _largest(window) == "PA1"
+    assert view.pinned is None and _largest(window) == "PA1" and not grace.pinned
     key(qtbot, window, Qt.Key.Key_P, CTRL | ALT)  # pin the speaker
     assert view.pinned == "PA1"
     view.remove_participant("PA1")  # a pinned participant who leaves unpins
