@@ -92,11 +92,13 @@ class PeerToPeerFeatures:
         reports = await self._stats()
         sessions = self.mesh.sessions()
         per_peer: dict[str, dict[str, dict[str, DirectionQuality]]] = {}
+        own: dict[str, dict[str, DirectionQuality]] = {}  # the same, without the stopped-media rule
         for report in reports:
             session = sessions.get(report.peer_connection_id)
             if session is None or session.peer is None:
                 continue
-            rows: list[tuple[str, str, int, int, int, float | None, float | None]] = []
+            # (direction, kind, packets, lost, bytes, jitter, rtt, media expected from the peer)
+            rows: list[tuple[str, str, int, int, int, float | None, float | None, bool]] = []
             for kind, local_stats in (("audio", report.local_audio_track_stats),
                                       ("video", report.local_video_track_stats)):
                 for s in local_stats:
@@ -104,28 +106,24 @@ class PeerToPeerFeatures:
                     rtt = s.round_trip_time / 1000.0 if s.round_trip_time is not None else None
                     jitter = getattr(s, "jitter", None)
                     rows.append(("send", kind, max(0, sent - lost), lost, s.bytes_sent or 0,
-                                 jitter / 1000.0 if jitter is not None else None, rtt))
+                                 jitter / 1000.0 if jitter is not None else None, rtt, False))
             for kind, remote_stats in (("audio", report.remote_audio_track_stats),
                                        ("video", report.remote_video_track_stats)):
                 for s in remote_stats:
                     rows.append(("recv", kind, s.packets_received or 0, max(0, s.packets_lost or 0),
                                  s.bytes_received or 0, s.jitter / 1000.0 if s.jitter is not None else None,
-                                 None))
+                                 None, self._expects_media(session.peer, s.track_id)))
             by_kind = per_peer.setdefault(session.peer, {})
-            for direction, kind, packets, lost, bytes_, jitter, rtt in rows:
+            for direction, kind, packets, lost, bytes_, jitter, rtt, expected in rows:
                 meter = self._meters.setdefault((session.peer, direction, kind), StreamMeter())
                 meter.sample(now, packets=packets, lost=lost, bytes_=bytes_, jitter=jitter, rtt=rtt)
                 quality = direction_quality(fraction_lost=meter.fraction_lost, rtt=meter.rtt, jitter=meter.jitter)
-                old = by_kind.setdefault(kind, {}).get(direction)
-                if old is None or quality.level < old.level:
-                    by_kind[kind][direction] = quality
-        merged: dict[str, dict[str, DirectionQuality]] = {}
-        for by_kind in per_peer.values():
-            for kind, by_dir in by_kind.items():
-                for direction, quality in by_dir.items():
-                    old = merged.setdefault(kind, {}).get(direction)
-                    if old is None or quality.level < old.level:
-                        merged[kind][direction] = quality
+                _keep_worst(own, kind, direction, quality)
+                # As the server scores a publisher: enabled media that stopped arriving is level 0.
+                if expected and not meter.flowing(now):
+                    quality = direction_quality(flowing=False)
+                _keep_worst(by_kind, kind, direction, quality)
+        merged: dict[str, dict[str, DirectionQuality]] = own
         remotes = []
         if config.remote > 0:
             for sid, by_kind in per_peer.items():
@@ -133,8 +131,22 @@ class PeerToPeerFeatures:
                 remotes.append({"sid": sid, **(value if isinstance(value, dict) else {"level": value})})
         self.signaling.network_quality(participant_quality(merged, int(config.local)), remotes)
 
+    def _expects_media(self, peer: str, track_id: str | None) -> bool:
+        """Whether ``peer`` publishes ``track_id`` enabled (so its media should be arriving)."""
+        psig = self.signaling.participants.get(peer)
+        if psig is None or track_id is None:
+            return False
+        return any(t.enabled and t.media is not None and t.media.track_id == track_id for t in psig.tracks.values())
+
     async def close(self) -> None:
         task, self._features_task = self._features_task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+def _keep_worst(table: dict[str, dict[str, DirectionQuality]], kind: str, direction: str,
+                quality: DirectionQuality) -> None:
+    old = table.setdefault(kind, {}).get(direction)
+    if old is None or quality.level < old.level:
+        table[kind][direction] = quality
