@@ -162,8 +162,6 @@ class ParticipantTile(QWidget):
         self._camera_mark = self._make_mark("tile-camera-paused", "camera-off", "Camera paused")
         self._hand_mark = self._make_mark("tile-hand-raised", "hand", "Hand raised")
         self._pin_mark = self._make_mark("tile-pinned", "pin", "Pinned: double-click to unpin")
-        self._pinned = False
-        self._hand_raised = False
 
         self._bars = NetworkQualityBars(self)
         self._bars.setObjectName("tile-network-bars")
@@ -288,22 +286,22 @@ class ParticipantTile(QWidget):
 
     @property
     def pinned(self) -> bool:
-        return self._pinned
+        return not self._pin_mark.isHidden()
 
     def set_pinned(self, pinned: bool) -> None:
         """The pin mark (``tile-pinned``): the speaker view features this tile."""
-        self._pinned = bool(pinned)
-        self._pin_mark.setVisible(self._pinned)
-        self._layout_overlays()
+        self._show_mark(self._pin_mark, pinned)
 
     @property
     def hand_raised(self) -> bool:
-        return self._hand_raised
+        return not self._hand_mark.isHidden()
 
     def set_hand_raised(self, raised: bool) -> None:
-        """The raised-hand mark (``tile-hand-raised``), first of the marks."""
-        self._hand_raised = bool(raised)
-        self._hand_mark.setVisible(self._hand_raised)
+        """The raised-hand mark (``tile-hand-raised``)."""
+        self._show_mark(self._hand_mark, raised)
+
+    def _show_mark(self, mark: QLabel, shown: bool) -> None:
+        mark.setVisible(bool(shown))
         self._layout_overlays()
         self._refresh_accessible_name()
 
@@ -505,7 +503,7 @@ class ParticipantTile(QWidget):
 
     def _refresh_accessible_name(self) -> None:
         parts = [self._name + (" (you)" if self._local else "")]
-        if self._hand_raised:
+        if self.hand_raised:
             parts.append("hand raised")
         if self._audio_muted:
             parts.append("microphone muted")
