@@ -168,7 +168,8 @@ def test_raise_hand_both_ways(run_live: Any, qtbot: Any) -> None:
         qtbot.mouseClick(view.controls.hand_button, Qt.MouseButton.LeftButton)  # you raise your hand
         mine = view.tile(live.local_sid)
         assert mine is not None and mine.hand_raised and view.controls.hand_raised
-        assert mine.findChild(QLabel, "tile-hand-raised").isVisible()
+        mark = mine.findChild(QLabel, "tile-hand-raised")
+        assert mark is not None and mark.isVisible()
         await live.until(lambda: got, what="ada to receive the raised hand")
         assert json.loads(bytes(got[-1])) == {"confab": "hand", "raised": True}
         assert view.chat.messages() == []  # a control message, never a chat line
