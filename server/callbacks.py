@@ -16,10 +16,6 @@ import aiohttp
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("room-created", "room-ended", "participant-connected", "participant-disconnected",
-          "track-added", "track-removed", "track-enabled", "track-disabled")
-
-
 def iso_timestamp(t: float) -> str:
     """``2026-12-01T10:11:12.345Z``, as Twilio's callbacks carry it."""
     ms = round(t * 1000) % 1000
@@ -57,10 +53,6 @@ class StatusCallbacks:
         except asyncio.QueueFull:
             self.failed += 1
             log.warning("status callback queue full; dropped %s for %s", event, params.get("RoomSid"))
-
-    async def drain(self) -> None:
-        """Wait until every queued callback was attempted (tests)."""
-        await self._queue.join()
 
     async def _run(self) -> None:
         while True:

@@ -72,6 +72,12 @@ def _server_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-tracks-per-room", type=int, default=d.max_tracks_per_room)
     ap.add_argument("--max-server-tracks", type=int, default=d.max_server_tracks,
                     help="server-wide published-track capacity (53305; default %(default)s)")
+    ap.add_argument("--max-rooms", type=int, default=d.max_rooms,
+                    help="in-progress rooms at once (53103 beyond; default %(default)s)")
+    ap.add_argument("--max-connections", type=int, default=d.max_connections,
+                    help="signaling WebSockets open at once (53006 beyond; default %(default)s)")
+    ap.add_argument("--max-connections-per-address", type=int, default=d.max_connections_per_address,
+                    help="signaling WebSockets from one address (53006 beyond; default %(default)s)")
     ap.add_argument("--log-level", default=os.environ.get("CONFAB_LOG_LEVEL", "INFO"))
     return ap
 
@@ -192,7 +198,8 @@ def _serve(argv: list[str]) -> int:
     if not isinstance(logging.getLevelName(args.log_level.upper()), int):
         ap.error(f"--log-level: unknown level {args.log_level!r} (DEBUG, INFO, WARNING, ERROR)")
     for flag in ("session_timeout", "heartbeat_min_ms", "heartbeat_max_ms", "timeout_unit_seconds",
-                 "max_tracks_per_participant", "max_tracks_per_room", "max_server_tracks"):
+                 "max_tracks_per_participant", "max_tracks_per_room", "max_server_tracks", "max_rooms",
+                 "max_connections", "max_connections_per_address"):
         if getattr(args, flag) < 0:
             ap.error(f"--{flag.replace('_', '-')} must not be negative")
     if args.heartbeat_min_ms > args.heartbeat_max_ms:
@@ -208,7 +215,9 @@ def _serve(argv: list[str]) -> int:
         ad_hoc_rooms=not args.no_ad_hoc_rooms, default_room_type=args.default_room_type,
         group_media=args.group_media,
         max_tracks_per_participant=args.max_tracks_per_participant,
-        max_tracks_per_room=args.max_tracks_per_room, max_server_tracks=args.max_server_tracks)
+        max_tracks_per_room=args.max_tracks_per_room, max_server_tracks=args.max_server_tracks,
+        max_rooms=args.max_rooms, max_connections=args.max_connections,
+        max_connections_per_address=args.max_connections_per_address)
     try:
         asyncio.run(_run(config))
     except KeyboardInterrupt:

@@ -393,9 +393,6 @@ class RoomRegistry:
         """An in-progress room by SID or unique name."""
         return self.rooms.get(sid_or_name) or self._by_name.get(sid_or_name)
 
-    def find_participant(self, room: Room, sid_or_identity: str) -> Participant | None:
-        return room.participants.get(sid_or_identity) or room.by_identity(sid_or_identity)
-
     @property
     def session_timeout(self) -> int:
         """Whole seconds, at least 1 (RSP ``options.session_timeout`` is an integer)."""

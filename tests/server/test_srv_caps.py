@@ -54,3 +54,12 @@ async def test_rooms_beyond_the_cap_are_refused_with_53103(tmp_path) -> None:  #
             await client.close()
     finally:
         await running.close()
+
+
+async def test_the_caps_are_command_line_flags(server_factory) -> None:  # type: ignore[no-untyped-def]
+    s = server_factory("--max-rooms", "1", "--max-connections-per-address", "64")
+    async with aiohttp.ClientSession(base_url=s.url, headers=s.auth_headers) as http:
+        async with http.post("/v1/Rooms", data={"UniqueName": "only"}) as r:
+            assert r.status == 201
+        async with http.post("/v1/Rooms", data={"UniqueName": "more"}) as r:
+            assert (await r.json())["code"] == 53103
