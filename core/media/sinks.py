@@ -144,7 +144,8 @@ class _Fanout:
                 frame = await self.track.recv()
                 self.frames += 1
                 self._fps.tick(time.monotonic())
-                self._handle(frame)
+                if not isinstance(frame, av.Packet):  # a pre-encoded source: nothing to show or measure
+                    self._handle(frame)
                 if not self.started:
                     self.started = True
                     _call_safely(self._on_started)
