@@ -35,6 +35,10 @@ from typing import Any, ClassVar
 
 import pyee
 
+from .pins import require
+
+require("pyee", "core.events (overrides pyee's _add_event_handler and _call_handlers)")
+
 __all__ = [
     "EventEmitter",
     "ListenerErrorHandler",

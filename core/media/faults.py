@@ -18,13 +18,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import aiortc
 from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+from ..pins import require
 
 __all__ = ["OutgoingLoss", "install", "installed", "outgoing_loss"]
 
 _ATTR = "_confab_outgoing_loss"
-SUPPORTED_AIORTC = "1.16.0"
 
 
 def _is_rtcp(data: bytes) -> bool:
@@ -79,8 +79,7 @@ def installed() -> bool:
 
 
 def install() -> None:
-    if aiortc.__version__ != SUPPORTED_AIORTC:
-        raise RuntimeError(f"core.media.faults was written for aiortc {SUPPORTED_AIORTC}, found {aiortc.__version__}")
+    require("aiortc", "core.media.faults")
     original = RTCDtlsTransport._send_rtp
     if getattr(original, "_confab_hook", False):
         return

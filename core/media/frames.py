@@ -26,13 +26,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import aiortc
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
+from ..pins import require
+
 __all__ = ["FrameAssembler", "install", "is_keyframe", "starts_frame"]
 
-SUPPORTED_AIORTC = "1.16.0"
 _ATTR = "_RTCRtpReceiver__jitter_buffer"
 
 
@@ -243,9 +243,7 @@ class FrameAssembler(JitterBuffer):
 
 def install(receiver: RTCRtpReceiver) -> FrameAssembler | None:
     """Give a video ``receiver`` a :class:`FrameAssembler` (idempotent; audio is left alone)."""
-    if aiortc.__version__ != SUPPORTED_AIORTC:
-        raise RuntimeError(f"core.media.frames was written for aiortc {SUPPORTED_AIORTC}, found "
-                           f"{aiortc.__version__}: re-check RTCRtpReceiver's jitter buffer")
+    require("aiortc", "core.media.frames")
     current = receiver.__dict__.get(_ATTR)
     if current is None:
         raise RuntimeError("RTCRtpReceiver has no _RTCRtpReceiver__jitter_buffer any more")

@@ -19,13 +19,12 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
-import aiortc
 import aiortc.rtcpeerconnection as _rtcpc
 from aiortc import RTCPeerConnection
 
-__all__ = ["SUPPORTED_AIORTC", "engaged", "install"]
+from ..pins import require
 
-SUPPORTED_AIORTC = "1.16.0"
+__all__ = ["engaged", "install"]
 
 _snapshot: contextvars.ContextVar[dict[int, tuple[list[Any], list[Any]]] | None] = contextvars.ContextVar(
     "confab_negotiated", default=None)
@@ -38,11 +37,9 @@ def engaged() -> int:
 
 
 def install() -> None:
+    require("aiortc", "core.media.keep_negotiated")
     if _state["installed"]:
         return
-    if aiortc.__version__ != SUPPORTED_AIORTC:
-        raise RuntimeError(f"core.media.keep_negotiated was written for aiortc {SUPPORTED_AIORTC}, "
-                           f"found {aiortc.__version__}: re-check createOffer before pinning a new one")
     original_offer = RTCPeerConnection.createOffer
     original_describe = getattr(_rtcpc, "create_media_description_for_transceiver", None)
     if original_describe is None:

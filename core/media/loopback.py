@@ -40,6 +40,8 @@ import aioice.ice
 from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcicetransport import RTCIceGatherer
 
+from ..pins import require
+
 __all__ = [
     "ENV_VAR",
     "LOOPBACK_ADDRESS",
@@ -84,6 +86,7 @@ def _dispatch(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 
 def _install_dispatcher() -> None:
     global _original_host_addresses
+    require("aioice", "core.media.loopback")
     with _lock:
         if _original_host_addresses is None:
             if not callable(getattr(aioice.ice, "get_host_addresses", None)):

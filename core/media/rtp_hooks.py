@@ -20,14 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiortc
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
+
+from ..pins import PINNED, require
 
 __all__ = ["ReceiveCounters", "StreamCounters", "counters_of", "install", "set_level_callback",
            "stream_counters"]
 
 RTP_HEADER_BYTES = 12
-SUPPORTED_AIORTC = "1.16.0"
 _ATTR = "_confab_counters"
 
 
@@ -68,7 +68,7 @@ def _private(receiver: RTCRtpReceiver, name: str) -> Any:
         return receiver.__dict__[f"_RTCRtpReceiver__{name}"]
     except KeyError:
         raise RuntimeError(f"aiortc's RTCRtpReceiver has no __{name} any more (written for "
-                           f"aiortc {SUPPORTED_AIORTC}): loss and jitter would go unmeasured") from None
+                           f"aiortc {PINNED['aiortc']}): loss and jitter would go unmeasured") from None
 
 
 def stream_counters(receiver: RTCRtpReceiver) -> list[StreamCounters]:
@@ -84,9 +84,7 @@ def stream_counters(receiver: RTCRtpReceiver) -> list[StreamCounters]:
 
 
 def install() -> None:
-    if aiortc.__version__ != SUPPORTED_AIORTC:
-        raise RuntimeError(f"core.media.rtp_hooks was written for aiortc {SUPPORTED_AIORTC}, "
-                           f"found {aiortc.__version__}")
+    require("aiortc", "core.media.rtp_hooks")
     original = RTCRtpReceiver._handle_rtp_packet
     if getattr(original, "_confab_hook", False):
         return

@@ -45,6 +45,7 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender
 
 from core.media.frames import is_keyframe
+from core.pins import require
 
 __all__ = ["ForwardTrack", "Packer", "is_keyframe", "pass_through_receiver", "pass_through_sender"]
 
@@ -80,6 +81,9 @@ class _PassThroughQueue:
 
 def pass_through_receiver(receiver: RTCRtpReceiver, deliver: Deliver) -> None:
     """Make ``receiver`` hand encoded frames to ``deliver(codec, packet)`` instead of decoding."""
+    require("aiortc", "server.forwarder.passthrough")
+    if "_RTCRtpReceiver__decoder_queue" not in receiver.__dict__:
+        raise RuntimeError("aiortc's RTCRtpReceiver has no __decoder_queue any more: pass-through cannot replace it")
     if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
         raise RuntimeError("the receiver already started decoding")
     receiver._RTCRtpReceiver__decoder_queue = _PassThroughQueue(deliver)  # type: ignore[attr-defined]
@@ -116,6 +120,9 @@ class Packer:
 
 def pass_through_sender(sender: RTCRtpSender, mime: str, clock_rate: int,
                         on_keyframe_request: Callable[[], None]) -> None:
+    require("aiortc", "server.forwarder.passthrough")
+    if "_RTCRtpSender__encoder" not in sender.__dict__:
+        raise RuntimeError("aiortc's RTCRtpSender has no __encoder any more: pass-through cannot replace it")
     sender._RTCRtpSender__encoder = Packer(mime, clock_rate)  # type: ignore[attr-defined]
     sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
 

@@ -38,16 +38,18 @@ def test_fault_injection_is_installed_only_when_a_loss_is_asked_for() -> None:
 def test_the_hooks_refuse_an_aiortc_they_were_not_written_for() -> None:
     out = _fresh("""
         import aiortc
-        aiortc.__version__ = "9.9.9"
         from core.media import frames, keep_negotiated, faults, rtp_hooks
-        for install in (keep_negotiated.install, faults.install, rtp_hooks.install):
+        from server.forwarder import passthrough
+        aiortc.__version__ = "9.9.9"  # what each hook checks when it is installed or used
+        for install in (keep_negotiated.install, faults.install, rtp_hooks.install,
+                        lambda: frames.install(None), lambda: passthrough.pass_through_receiver(None, print)):
             try:
                 install()
                 print("installed")
             except RuntimeError as exc:
                 print("refused" if "9.9.9" in str(exc) else exc)
     """)
-    assert out.split() == ["refused", "refused", "refused"]
+    assert out.split() == ["refused"] * 5
 
 
 async def test_receiver_statistics_fail_loudly_when_aiortc_renames_them() -> None:
@@ -65,3 +67,16 @@ async def test_receiver_statistics_fail_loudly_when_aiortc_renames_them() -> Non
             rtp_hooks.stream_counters(receiver)
     finally:
         await pc.close()
+
+
+def test_events_refuse_a_pyee_they_were_not_written_for() -> None:
+    out = _fresh("""
+        import pyee
+        pyee.__version__ = "1.0.0"
+        try:
+            import core.events
+            print("imported")
+        except RuntimeError as exc:
+            print("refused" if "pyee 13.0.1" in str(exc) else exc)
+    """)
+    assert out == "refused"
