@@ -77,7 +77,7 @@ class _MeshRoomMedia:
 
     def __init__(self, signaling: RoomSignaling, configuration: Any, options: MediaOptions) -> None:
         self.signaling = signaling
-        signaling.media = self  # type: ignore[attr-defined]  # RoomSignaling declares no media attribute (core/signaling.py, another change's)
+        signaling.media = self  # type: ignore[attr-defined]  # RoomSignaling declares no media attribute
         self.faults = OutgoingLoss()
         self.mesh = MeshMedia(
             send=lambda message: signaling.send_peer_connections([message]),

@@ -21,6 +21,10 @@ TCMP_VERSION = 2
 RSP_VERSION = 2
 DEFAULT_HEARTBEAT_MS = 5000
 DEFAULT_SESSION_TIMEOUT_S = 30
+#: Labels of Twilio's media-signaling (MSP) data channels. The server reserves them: no
+#: published track may use one, so no data track can pass for the server's own channels.
+MSP_LABELS = frozenset({"active_speaker", "network_quality", "track_priority", "track_switch_off",
+                        "render_hints", "publisher_hints", "transceiver"})
 
 TrackKind: TypeAlias = Literal["audio", "video", "data"]
 Priority: TypeAlias = Literal["low", "standard", "high"]

@@ -72,10 +72,6 @@ ROOM_NAME_MAX = 128
 IDENTITY_MAX = 128
 TRACK_NAME_MAX = 128
 TRACK_ID_MAX = 128
-#: Labels of Twilio's media-signaling (MSP) data channels: never a track id, so no published
-#: data track can pass for the server's own channels at a subscriber.
-RESERVED_TRACK_IDS = frozenset({"active_speaker", "network_quality", "track_priority", "track_switch_off",
-                                "render_hints", "publisher_hints", "transceiver"})
 
 MAX_PARTICIPANTS = {"go": 2, "peer-to-peer": 10, "group-small": 4, "group": 50}
 PEER_TO_PEER_TYPES = frozenset({"go", "peer-to-peer"})
@@ -638,7 +634,7 @@ class RoomRegistry:
         room = participant.room
         if not t.id or len(t.id) > TRACK_ID_MAX:
             raise TrackInvalidError(f"Track id must be 1 to {TRACK_ID_MAX} characters")
-        if t.id in RESERVED_TRACK_IDS:
+        if t.id in p.MSP_LABELS:
             raise TrackInvalidError(f"Track id {t.id!r} is reserved for media signaling")
         if any(t.id in q.tracks for q in room.participants.values() if q is not participant):
             raise TrackInvalidError("Track id is already in use in this room")

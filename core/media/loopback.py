@@ -86,9 +86,9 @@ def _dispatch(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 
 def _install_dispatcher() -> None:
     global _original_host_addresses
-    require("aioice", "core.media.loopback")
     with _lock:
         if _original_host_addresses is None:
+            require("aioice", "core.media.loopback")
             if not callable(getattr(aioice.ice, "get_host_addresses", None)):
                 raise RuntimeError("aioice.ice.get_host_addresses is gone: re-check the loopback hook")
             _original_host_addresses = aioice.ice.get_host_addresses

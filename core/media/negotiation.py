@@ -87,22 +87,20 @@ def remote_media_lines(description: aiortc_sdp.SessionDescription) -> list[Remot
     for media in description.media:
         if media.kind not in ("audio", "video") or media.rtp.muxId is None:
             continue
-        track_id = None
-        if media.msid:
-            bits = media.msid.split()
-            track_id = bits[1] if len(bits) > 1 else None
-        if track_id is None:  # plan-b style: the msid on the ssrc lines
-            for ssrc in media.ssrc:
-                if ssrc.msid and len(ssrc.msid.split()) > 1:
-                    track_id = ssrc.msid.split()[1]
-                    break
-        out.append(RemoteMediaLine(media.rtp.muxId, media.kind, track_id,
-                                   (media.direction or "sendrecv") in SENDING and media.port != 0))
+        # ``a=msid:<stream> <track>``, or plan-b style on the ssrc lines
+        msids = [m.split() for m in (media.msid, *(s.msid for s in media.ssrc)) if m]
+        track_id = next((bits[1] for bits in msids if len(bits) > 1), None)
+        out.append(RemoteMediaLine(media.rtp.muxId, media.kind, track_id, _sends(media)))
     return out
 
 
+def _sends(media: aiortc_sdp.MediaDescription) -> bool:
+    """The m-line's sender sends on it (not rejected, not recvonly/inactive)."""
+    return media.port != 0 and (media.direction or "sendrecv") in SENDING
+
+
 def _sending_video(media: aiortc_sdp.MediaDescription) -> bool:
-    return media.kind == "video" and media.port != 0 and (media.direction or "sendrecv") in SENDING
+    return media.kind == "video" and _sends(media)
 
 
 def codecs_allowed(description: aiortc_sdp.SessionDescription, allowed: Sequence[str]) -> bool:

@@ -140,10 +140,6 @@ class _Session:
         self.channels: dict[str, RTCDataChannel] = {}
         self.peer: str | None = None  # the remote participant's SID, when the server says
 
-    @property
-    def revision(self) -> int:
-        return self.negotiation.revision
-
 
 class MeshMedia:
     """Every peer connection of one participant in a mesh room."""

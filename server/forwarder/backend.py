@@ -419,6 +419,7 @@ class Forwarder(MediaBackend):
         for track_id, old in list(peer.inbound.items()):
             if old.receiver is transceiver.receiver or track_id == line.track_id:
                 del peer.inbound[track_id]
+                peer.by_receiver.pop(old.receiver, None)
                 for ft in list(old.subscribers):
                     ft.stop()
         inbound = _Inbound(self, peer.sid, line.track_id, line.kind, transceiver.receiver, codec.mimeType,
@@ -445,7 +446,7 @@ class Forwarder(MediaBackend):
         @pc.on("datachannel")
         def _on_datachannel(channel: RTCDataChannel) -> None:
             label = channel.label
-            if label in MSP_CHANNELS:
+            if label in p.MSP_LABELS:
                 log.warning("%s: a data channel named like a media-signaling channel (%s) ignored", peer.sid, label)
                 return
             peer.data_in[label] = channel
