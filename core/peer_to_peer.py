@@ -92,7 +92,8 @@ class PeerToPeerFeatures:
         reports = await self._stats()
         sessions = self.mesh.sessions()
         per_peer: dict[str, dict[str, dict[str, DirectionQuality]]] = {}
-        own: dict[str, dict[str, DirectionQuality]] = {}  # the same, without the stopped-media rule
+        # Our own level: the worst of every peer's directions, without the stopped-media rule.
+        merged: dict[str, dict[str, DirectionQuality]] = {}
         for report in reports:
             session = sessions.get(report.peer_connection_id)
             if session is None or session.peer is None:
@@ -118,12 +119,11 @@ class PeerToPeerFeatures:
                 meter = self._meters.setdefault((session.peer, direction, kind), StreamMeter())
                 meter.sample(now, packets=packets, lost=lost, bytes_=bytes_, jitter=jitter, rtt=rtt)
                 quality = direction_quality(fraction_lost=meter.fraction_lost, rtt=meter.rtt, jitter=meter.jitter)
-                _keep_worst(own, kind, direction, quality)
+                _keep_worst(merged, kind, direction, quality)
                 # As the server scores a publisher: enabled media that stopped arriving is level 0.
                 if expected and not meter.flowing(now):
                     quality = direction_quality(flowing=False)
                 _keep_worst(by_kind, kind, direction, quality)
-        merged: dict[str, dict[str, DirectionQuality]] = own
         remotes = []
         if config.remote > 0:
             for sid, by_kind in per_peer.items():
