@@ -251,5 +251,8 @@ async def test_video_heals_right_after_a_media_outage(join) -> None:  # type: ig
 
     # 5 s at 320x240@30, 300 kb/s: more packets than the sender keeps to retransmit (128).
     recovery, keyframe_requests = await recovery_after_outage(join, 5.0, width=320, height=240, fps=30)
-    assert recovery < 1.5
-    assert keyframe_requests >= 1  # healed by asking, not by luck (aiortc keys on bitrate changes too)
+    # Usually healed by the viewer's keyframe request; under CPU load the link estimate can dip
+    # below the cap first and aiortc re-creates its encoder (a keyframe unasked), so the count
+    # is reported, not required (tests/media/test_frames.py pins the asking). aiortc's own
+    # buffer took seconds either way.
+    assert recovery < 1.5, (recovery, keyframe_requests)

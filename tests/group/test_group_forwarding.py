@@ -132,5 +132,6 @@ async def test_video_heals_right_after_a_media_outage(join) -> None:  # type: ig
 
     # 5 s at 320x240@30, 300 kb/s: more packets than the sender keeps to retransmit (128).
     recovery, keyframe_requests = await recovery_after_outage(join, 5.0, width=320, height=240, fps=30)
-    assert recovery < 1.5
-    assert keyframe_requests >= 1  # healed by asking, not by luck (aiortc keys on bitrate changes too)
+    # As in tests/call: the request count is reported, not required (a link-estimate dip makes
+    # aiortc re-create its encoder, a keyframe unasked); tests/media/test_frames.py pins the asking.
+    assert recovery < 1.5, (recovery, keyframe_requests)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from core.media.convert import to_rgb
+from core.media.levels import frame_level
 from core.media.sinks import AudioFanout, LatestFrameSink, VideoFanout
 from core.media.sources import SyntheticAudioSource, SyntheticVideoSource
 from core.media.stamp import read_stamp
@@ -34,7 +35,7 @@ async def test_video_and_audio_through_a_pair(size: tuple[int, int], codec: str)
     stamps: list = []
     sizes: set = set()
     arrivals: list[float] = []
-    audio_levels: list[tuple[float, float]] = []  # (seconds since first audio frame, dBov)
+    audio_levels: list[tuple[float, float]] = []  # (media seconds since first audio frame, dBov)
     latencies: list[int] = []
 
     def on_video(frame) -> None:
@@ -45,19 +46,21 @@ async def test_video_and_audio_through_a_pair(size: tuple[int, int], codec: str)
         if stamp is not None:
             latencies.append(int(time.time() * 1000) - stamp.timestamp_ms)
 
-    first_audio: list[float] = []
+    first_pts: list[int] = []
 
-    def on_level(level) -> None:
-        now = time.monotonic()
-        if not first_audio:
-            first_audio.append(now)
-        audio_levels.append((now - first_audio[0], level.dbov))
+    def on_audio(frame) -> None:
+        # Media time from the RTP timestamp, not arrival time: under CPU load frames arrive in
+        # bursts, and arrival-time windows then straddle the tone's edges.
+        if not first_pts:
+            first_pts.append(frame.pts)
+        audio_levels.append((float((frame.pts - first_pts[0]) * frame.time_base), frame_level(frame).dbov))
 
     before = other_tasks()
     async with media_pair([video, audio], video_codec=codec) as pair:
         vfan = VideoFanout(pair.video)
         vfan.add_sink(on_video)
-        afan = AudioFanout(pair.audio, on_level=on_level)
+        afan = AudioFanout(pair.audio)
+        afan.add_sink(on_audio)
         vfan.start()
         afan.start()
         await asyncio.sleep(3.3)
