@@ -26,6 +26,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .. import protocol as p
 from ..errors import MediaClientLocalDescFailedError, MediaClientRemoteDescFailedError, TwilioError
+from ..pins import require
 from ..tasks import TaskSet
 from .local import LocalSource
 from .negotiation import DescriptionError, Negotiation, RemoteMediaLine
@@ -44,6 +45,7 @@ class LocalFeed(MediaStreamTrack):
     """
 
     def __init__(self, track_id: str, kind: str, source: MediaStreamTrack) -> None:
+        require("aiortc", "core.media.peers.LocalFeed (caps the sender's private encoder)")
         super().__init__()
         self.kind = kind
         self._id = track_id
@@ -71,9 +73,13 @@ class LocalFeed(MediaStreamTrack):
         """aiortc has no ``setParameters``: clamp its encoder's target (REMB may raise it again,
         so every frame); when the cap is lifted, give the encoder back its codec's default
         target and let REMB take over. The encoder is private to the sender; this is the hook."""
-        encoder = getattr(self.sender, "_RTCRtpSender__encoder", None)
-        if encoder is None or not hasattr(encoder, "target_bitrate"):
+        if self.sender is None:
             return
+        if not hasattr(self.sender, "_RTCRtpSender__encoder"):
+            raise RuntimeError("aiortc's RTCRtpSender has no __encoder: core.media.peers cannot cap bitrate")
+        encoder = self.sender._RTCRtpSender__encoder
+        if encoder is None or not hasattr(encoder, "target_bitrate"):
+            return  # created at the first frame; aiortc's Opus encoder has a fixed bitrate
         if self.max_bitrate:
             if encoder.target_bitrate > self.max_bitrate:
                 encoder.target_bitrate = self.max_bitrate
@@ -412,9 +418,8 @@ def start_pending_media(pc: RTCPeerConnection) -> None:
     started (0 fps for good). Re-running the private ``RTCPeerConnection.__connect`` once the
     connection is up starts them; everything it calls is guarded against a second start.
     """
-    connect = getattr(pc, "_RTCPeerConnection__connect", None)
-    if connect is None:
-        return
+    require("aiortc", "core.media.peers.start_pending_media")
+    connect = pc._RTCPeerConnection__connect  # type: ignore[attr-defined]  # private; AttributeError if renamed
 
     async def _again() -> None:
         await asyncio.sleep(0.05)
