@@ -109,6 +109,21 @@ async def joiner(server: Any, default_room: str) -> AsyncIterator[JoinFn]:
         await asyncio.sleep(0.3)  # let bye and peer-connection teardown finish
 
 
+def keyframe_requests(publisher: Room, track: Any) -> list[float]:
+    """The times at which a keyframe request (PLI/FIR on the wire) reached ``track``'s RTP
+    senders in ``publisher`` from now on, on every connection that sends it."""
+    requests: list[float] = []
+    for session in publisher._signaling.media.mesh.sessions().values():
+        sender = session.transceivers[track.id].sender if track.id in session.transceivers else None
+        if sender is not None:  # aiortc calls it for each PLI/FIR its RTCP receives
+            def counted(original: Any = sender._send_keyframe) -> None:
+                requests.append(time.monotonic())
+                original()
+
+            sender._send_keyframe = counted
+    return requests
+
+
 async def recovery_after_outage(join: JoinFn, outage: float, *, width: int = 160, height: int = 120,
                                 fps: float = 10) -> tuple[float, int]:
     """Seconds from the end of an ``outage`` (all of a publisher's RTP dropped) to the
@@ -125,15 +140,7 @@ async def recovery_after_outage(join: JoinFn, outage: float, *, width: int = 160
     frames = FrameLog()
     subscribed(viewer, "publisher", "video").add_sink(frames)
     await until(lambda: len(frames.times) >= 5)
-    requests: list[float] = []
-    for session in publisher._signaling.media.mesh.sessions().values():
-        sender = session.transceivers[cam.id].sender if cam.id in session.transceivers else None
-        if sender is not None:  # aiortc calls it for each PLI/FIR its RTCP receives
-            def counted(original: Any = sender._send_keyframe) -> None:
-                requests.append(time.monotonic())
-                original()
-
-            sender._send_keyframe = counted
+    requests = keyframe_requests(publisher, cam)
     loss = outgoing_loss(publisher)
     loss.set_fraction(1.0)
     await asyncio.sleep(0.5)  # frames in flight land
