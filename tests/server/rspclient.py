@@ -7,6 +7,7 @@ skipped and counted), ``expect`` waits for a body matching a predicate.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,7 @@ class RspClient:
         self._own_session = session
         self.frames: asyncio.Queue[Any] = asyncio.Queue()
         self.heartbeats = 0
+        self.heartbeat_times: list[float] = []
         self.welcome: p.Welcome | None = None
         self.connected: p.Connected | None = None
         self.session: str | None = None
@@ -54,6 +56,7 @@ class RspClient:
                     frame = p.decode_server_frame(message.data)
                     if isinstance(frame, p.Heartbeat):
                         self.heartbeats += 1
+                        self.heartbeat_times.append(time.monotonic())
                         continue
                     await self.frames.put(frame)
         finally:
