@@ -8,8 +8,6 @@ when nothing answers.
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 
 from core.errors import TwilioError
@@ -40,10 +38,11 @@ async def fetch_dev_token(server: str, identity: str, room: str | None, *, timeo
                     body = await resp.json(content_type=None)
                 except ValueError:
                     body = None
-                if resp.status == 200 and isinstance(body, dict) and isinstance(body.get("token"), str):
-                    return body["token"]
+                token = body.get("token") if isinstance(body, dict) else None
+                if resp.status == 200 and isinstance(token, str):
+                    return token
                 if isinstance(body, dict) and isinstance(body.get("code"), int):
                     raise TwilioError(body["code"], str(body.get("message") or "Token refused"))
                 raise DevTokenRefused(f"{server} does not hand out tokens (HTTP {resp.status})")
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise DevTokenUnreachable(f"Cannot reach {server}: {exc or type(exc).__name__}") from exc

@@ -44,7 +44,7 @@ class AudioLevel(NamedTuple):
 
 def frame_samples(frame: av.AudioFrame) -> np.ndarray:
     """The frame's samples as int16 (any shape); float formats are scaled to s16."""
-    array = frame.to_ndarray()
+    array: np.ndarray = frame.to_ndarray()
     if array.dtype == np.int16:
         return array
     if array.dtype.kind == "f":
@@ -77,7 +77,7 @@ def dbov_to_level(dbov: float) -> int:
     """The linear 0..32767 amplitude of an RMS level (e.g. to draw a meter from dBov)."""
     if dbov <= SILENCE_DBOV:
         return 0
-    return min(_MAX_LEVEL, round(_MAX_LEVEL * 10.0 ** (min(dbov, 0.0) / 20.0)))
+    return min(_MAX_LEVEL, round(_MAX_LEVEL * math.pow(10.0, min(dbov, 0.0) / 20.0)))
 
 
 def rfc6464_level(dbov: float) -> int:

@@ -84,7 +84,7 @@ class SinkStats(NamedTuple):
 
 
 class _Slot:
-    __slots__ = ("sink", "frame", "event", "task", "delivered", "skipped", "closing")
+    __slots__ = ("closing", "delivered", "event", "frame", "sink", "skipped", "task")
 
     def __init__(self, sink: FrameSink) -> None:
         self.sink = sink

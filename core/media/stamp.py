@@ -184,7 +184,7 @@ def luma_plane(frame: av.VideoFrame) -> np.ndarray:
     if frame.format.name not in _LUMA_FIRST_FORMATS:
         frame = frame.reformat(format="gray")
     plane = frame.planes[0]
-    buf = np.frombuffer(plane, dtype=np.uint8)
+    buf: np.ndarray = np.frombuffer(memoryview(plane), dtype=np.uint8)
     return buf.reshape(-1, plane.line_size)[: frame.height, : frame.width]
 
 

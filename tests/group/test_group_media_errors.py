@@ -29,8 +29,11 @@ async def _room(server: Any, name: str, **params: str) -> None:
 async def _publish_with_offer(server: Any, room: str, sdp_for: Any) -> TwilioError | None:
     """A raw signaling client that publishes one video track and answers create-offer with ``sdp_for()``."""
     ended: list[TwilioError | None] = []
-    session = SignalingTransport(server.url, on_message=lambda body: None,
-                                 on_state=lambda state, error: state == "disconnected" and ended.append(error),
+    def on_state(state: str, error: TwilioError | None) -> None:
+        if state == "disconnected":
+            ended.append(error)
+
+    session = SignalingTransport(server.url, on_message=lambda body: None, on_state=on_state,
                                  sync_body=lambda: p.Sync(session="", token=""))
     connected = await session.connect(p.Connect(
         token=server.token("publisher", room), name=room,

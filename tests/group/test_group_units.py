@@ -25,7 +25,7 @@ def _feed(detector: DominantSpeakerDetector, who: str, start: float, end: float,
 
 
 def _run(detector: DominantSpeakerDetector, timeline: list[tuple[float, float, str]],
-         until: float) -> list[tuple[float, str]]:
+         until: float) -> list[tuple[float, str | None]]:
     changes = []
     t = 0.0
     speakers = sorted({who for _, _, who in timeline})
@@ -65,7 +65,8 @@ def test_scores_map_loss_latency_and_bandwidth_to_levels() -> None:
     meter = StreamMeter()
     for i, (packets, lost) in enumerate([(0, 0), (95, 5), (190, 10), (285, 15)]):
         meter.sample(float(i), packets=packets, lost=lost, bytes_=packets * 1000)
-    assert abs(meter.fraction_lost - 0.05) < 1e-9 and meter.bitrate == 95 * 8000
+    assert meter.fraction_lost is not None and abs(meter.fraction_lost - 0.05) < 1e-9
+    assert meter.bitrate == 95 * 8000
     quality = {"audio": {"send": direction_quality(fraction_lost=0.05)},
                "video": {"send": direction_quality(fraction_lost=0.0), "recv": direction_quality(jitter=0.06)}}
     assert participant_quality(quality, 1) == 3
