@@ -2,19 +2,26 @@
 
 Each local audio/video track gets a :class:`~core.media.local.LocalSource` the first time the
 media layer or a preview needs it; it reports ``started``, dimensions and level to the track.
+The source reads the device through a :class:`~core.media.switchable.SwitchableTrack`, so
+:func:`restart_track` (``LocalTrack.restart``) swaps the device under every sender and the
+preview at once: same track id, same publication, no renegotiation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 from .media import devices
 from .media.levels import AudioLevel
 from .media.local import LocalSource
+from .media.switchable import SwitchableTrack
 from .track import LocalAudioTrack, LocalVideoTrack
 
-__all__ = ["create_local_tracks", "create_local_audio_track", "create_local_video_track", "local_source"]
+__all__ = ["create_local_tracks", "create_local_audio_track", "create_local_video_track", "local_source",
+           "restart_track"]
 
 
 def local_source(track: LocalAudioTrack | LocalVideoTrack) -> LocalSource:
@@ -26,10 +33,11 @@ def local_source(track: LocalAudioTrack | LocalVideoTrack) -> LocalSource:
         def on_level(level: AudioLevel) -> None:
             track._level = level.level  # type: ignore[union-attr]  # only an audio source reports levels: track is a LocalAudioTrack here
 
-        source = LocalSource(track.media_stream_track, on_started=track._media_started,
+        switch = SwitchableTrack(track.media_stream_track, on_switched=track._media_started)
+        source = LocalSource(switch, on_started=track._media_started,
                              on_dimensions=on_dimensions, on_level=on_level, on_ended=track._media_ended)
         track._local_source = source  # type: ignore[union-attr]  # the source cache is not declared on the track classes (core/track.py)
-        track.on("stopped", lambda _t: _stop_soon(source))
+        track.on("stopped", lambda t: None if getattr(t, "_restarting", False) else _stop_soon(source))
     source.start()
     return source
 
@@ -43,13 +51,56 @@ def _stop_soon(source: LocalSource) -> None:
 
 def create_local_video_track(device: Any = None, *, name: str | None = None, width: int = 640,
                              height: int = 480, fps: float = 30) -> LocalVideoTrack:
-    """A camera track (the synthetic camera unless ``device`` names a real one)."""
-    return LocalVideoTrack(devices.open_video_input(device, width, height, fps), name)
+    """A camera track (``device``: an id of ``list_video_inputs()``; None: the first, a real one
+    when there is one)."""
+    track = LocalVideoTrack(devices.open_video_input(device, width, height, fps), name)
+    track._constraints = {"device": device, "width": width, "height": height, "fps": fps}  # type: ignore[attr-defined]  # restart's defaults
+    return track
 
 
 def create_local_audio_track(device: Any = None, *, name: str | None = None) -> LocalAudioTrack:
-    """A microphone track (the synthetic tone unless ``device`` names a real one)."""
-    return LocalAudioTrack(devices.open_audio_input(device), name)
+    """A microphone track (``device``: an id of ``list_audio_inputs()``; None: the first)."""
+    track = LocalAudioTrack(devices.open_audio_input(device), name)
+    track._constraints = {"device": device}  # type: ignore[attr-defined]  # restart's defaults
+    return track
+
+
+async def restart_track(track: LocalAudioTrack | LocalVideoTrack, constraints: Mapping[str, Any]) -> None:
+    """Open the device again (``constraints`` over the creating helper's arguments, e.g.
+    ``{"device": id}``) and carry on from it: ``stopped`` now, ``started`` at its first frame.
+
+    The old device is released only once the new one opened: a device that fails to open
+    raises ``DeviceError`` and leaves the track as it was.
+    """
+    base: dict[str, Any] | None = getattr(track, "_constraints", None)
+    if base is None:
+        raise TypeError("restart() works only on tracks made by create_local_tracks() or connect()")
+    unknown = set(constraints) - set(base)
+    if unknown:
+        raise TypeError(f"unknown constraints for a {track.kind} track: {', '.join(sorted(unknown))}")
+    options = {**base, **constraints}
+    if isinstance(track, LocalVideoTrack):
+        media = await asyncio.to_thread(devices.open_video_input, options["device"], options["width"],
+                                        options["height"], options["fps"])
+    else:
+        media = await asyncio.to_thread(devices.open_audio_input, options["device"])
+    track._constraints = options  # type: ignore[union-attr]
+    old = track._media_stream_track
+    if track.is_stopped:  # its source ended with it: the next use makes a new one
+        track._local_source = None  # type: ignore[union-attr]
+    track._restarting = True  # type: ignore[union-attr]  # keeps the shared source through 'stopped'
+    try:
+        track._mark_stopped()
+    finally:
+        track._restarting = False  # type: ignore[union-attr]
+    track._media_stream_track = media
+    track._is_stopped = False
+    track._is_started = False
+    source: LocalSource | None = getattr(track, "_local_source", None)
+    if source is not None and isinstance(source.track, SwitchableTrack):
+        source.track.switch(media)
+    with contextlib.suppress(Exception):
+        old.stop()
 
 
 def create_local_tracks(audio: bool | dict[str, Any] = True,

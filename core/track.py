@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -214,6 +214,15 @@ class _LocalMediaTrack:
                     log.debug("stopping %r failed", media, exc_info=True)
             self._mark_stopped()
         return self
+
+    async def restart(self, constraints: Mapping[str, Any] | None = None) -> None:
+        """Stop and re-acquire the source, e.g. ``restart({"device": id})`` to change camera or
+        microphone; keeps id, name, enabled state and the publication (senders switch to the
+        new source without renegotiating). Emits ``stopped`` then ``started``. Only for tracks
+        made by ``create_local_tracks`` and friends or ``connect`` (TypeError otherwise)."""
+        from .local_tracks import restart_track
+
+        await restart_track(self, constraints or {})  # type: ignore[arg-type]  # self is a LocalAudioTrack or LocalVideoTrack
 
     def _mark_stopped(self) -> None:
         if not self._is_stopped:

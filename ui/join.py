@@ -3,7 +3,7 @@
 Pasting an invite link into the token field fills server and room and keeps only
 the token there (see :mod:`ui.invite`); a token's (unverified) grants replace the
 room and name fields, remembered or not: the token decides both. Device lists come from the caller as
-``(id, name)`` pairs (the SDK's ``core.media`` lists, synthetic entries first).
+``(id, name)`` pairs (the SDK's ``core.media`` lists, real devices first).
 """
 
 from __future__ import annotations

@@ -517,7 +517,7 @@ def _ignore(_frame: Any) -> None:
 
 
 def _pick(available: list[devices.Device], wanted: str | None) -> str | None:
-    """``wanted`` when it is still there, else the first (synthetic) device."""
+    """``wanted`` when it is still there, else the first device (a real one when present)."""
     ids = [d.id for d in available]
     if wanted in ids:
         return wanted

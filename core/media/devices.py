@@ -1,14 +1,19 @@
-"""Media devices: synthetic ones always, real ones where the machine has them.
+"""Media devices: real ones first where the machine has them, synthetic ones always.
 
 Listing never raises and never opens a device: it reads ``/dev``, ``/sys``
-and ``/proc`` (Linux) and ``$DISPLAY``, so it takes milliseconds.  Synthetic
-devices come first in every list.  Real devices are reached through PyAV's
-libavdevice (``v4l2`` cameras, ``alsa`` audio, ``x11grab`` screens) via
-``aiortc.contrib.media.MediaPlayer``.  Other platforms (avfoundation, dshow)
-are not listed yet.
+and ``/proc`` (Linux), asks a running PulseAudio server (``core.media.pulse``)
+and looks at ``$DISPLAY`` (``core.media.screens``).  Real devices come first in
+every list, so the first entry (what ``None`` opens) is a real camera or
+microphone when there is one; the synthetic ones follow, named as such.  Cameras
+are reached through PyAV's libavdevice (``v4l2``) via
+``aiortc.contrib.media.MediaPlayer``, as is a recorded file standing in for one
+(``file:<path>``, looped); microphones and speakers through PulseAudio's
+clients or ALSA; screens through ``x11grab``.  Other platforms (avfoundation,
+dshow) are not listed yet.
 
 Device ids are ``"<backend>:<name>"``: ``synthetic:camera``, ``v4l2:/dev/video0``,
-``alsa:default``, ``alsa:plughw:0,0``, ``x11grab::0``.
+``file:/tmp/clip.mp4``, ``pulse:alsa_input.usb-…``, ``alsa:default``,
+``alsa:plughw:0,0``, ``x11grab::0`` (a screen), ``x11grab::0@0x2a00007`` (a window).
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from typing import Literal
 
 from aiortc.mediastreams import MediaStreamTrack
 
+from . import pulse
 from .playback import AudioPlayback, ensure_alsa_config
 from .sources import SyntheticAudioSource, SyntheticVideoSource
 
 __all__ = [
     "Device",
+    "default_device",
     "DeviceError",
     "DeviceKind",
     "get_device",
@@ -144,30 +151,42 @@ def _alsa_pcms(direction: str) -> list[Device]:
     return found
 
 
+def _pulse(kind: DeviceKind) -> list[Device]:
+    found = pulse.list_sources() if kind == "audioinput" else pulse.list_sinks()
+    return [Device(f"pulse:{name}", description, kind) for name, description in found]
+
+
+def _audio(kind: DeviceKind) -> list[Device]:
+    """PulseAudio's devices when a server runs (its ALSA ``default`` is the same sound), else ALSA's."""
+    return _safe(lambda: _pulse(kind)) or _safe(
+        lambda: _alsa_pcms("capture" if kind == "audioinput" else "playback"))
+
+
 def list_video_inputs() -> list[Device]:
-    """Cameras: the synthetic camera, then V4L2 capture nodes."""
-    return [SYNTHETIC_CAMERA, *_safe(_v4l2_devices)]
+    """Cameras: V4L2 capture nodes, then the synthetic camera."""
+    return [*_safe(_v4l2_devices), SYNTHETIC_CAMERA]
 
 
 def list_audio_inputs() -> list[Device]:
-    """Microphones: the synthetic tone and speech, then ALSA capture PCMs."""
-    return [SYNTHETIC_TONE, SYNTHETIC_SPEECH, *_safe(lambda: _alsa_pcms("capture"))]
+    """Microphones: PulseAudio sources (or ALSA capture PCMs), then the synthetic tone and speech."""
+    return [*_audio("audioinput"), SYNTHETIC_TONE, SYNTHETIC_SPEECH]
 
 
 def list_audio_outputs() -> list[Device]:
-    """Speakers: the discarding null output, then ALSA playback PCMs."""
-    return [SYNTHETIC_OUTPUT, *_safe(lambda: _alsa_pcms("playback"))]
+    """Speakers: PulseAudio sinks (or ALSA playback PCMs), then the discarding null output."""
+    return [*_audio("audiooutput"), SYNTHETIC_OUTPUT]
 
 
 def list_screens() -> list[Device]:
-    """Screens: the synthetic screen, then the X11 display in ``$DISPLAY`` (x11grab)."""
+    """Screens, then windows, of the X11 display in ``$DISPLAY`` (x11grab); the synthetic screen last."""
     def x11() -> list[Device]:
-        display = os.environ.get("DISPLAY")
-        if not display or "x11grab" not in _formats():
+        if "x11grab" not in _formats():
             return []
-        return [Device(f"x11grab:{display}", f"Screen {display}", "screen")]
+        from .screens import list_x11_targets
 
-    return [SYNTHETIC_SCREEN, *_safe(x11)]
+        return [Device(f"x11grab:{target}", name, "screen") for target, name in list_x11_targets()]
+
+    return [*_safe(x11), SYNTHETIC_SCREEN]
 
 
 def _safe(fn) -> list[Device]:  # type: ignore[no-untyped-def]
@@ -178,17 +197,21 @@ def _safe(fn) -> list[Device]:  # type: ignore[no-untyped-def]
         return []
 
 
+def default_device(kind: DeviceKind) -> Device:
+    """What ``None`` opens: the first listed camera, microphone or screen (a real one when
+    present), and for output the null one (playing needs an explicit choice, see ``attach``)."""
+    if kind == "audiooutput":
+        return SYNTHETIC_OUTPUT
+    lister = {"videoinput": list_video_inputs, "audioinput": list_audio_inputs, "screen": list_screens}[kind]
+    return lister()[0]
+
+
 def get_device(device: Device | str | None, kind: DeviceKind) -> Device:
-    """Resolve an id (or ``None``: the synthetic default of ``kind``) to a ``Device``."""
+    """Resolve an id (or ``None``: ``default_device(kind)``) to a ``Device``."""
     if isinstance(device, Device):
         return device
     if device is None:
-        return {
-            "videoinput": SYNTHETIC_CAMERA,
-            "audioinput": SYNTHETIC_TONE,
-            "audiooutput": SYNTHETIC_OUTPUT,
-            "screen": SYNTHETIC_SCREEN,
-        }[kind]
+        return default_device(kind)
     if device in _SYNTHETIC:
         return _SYNTHETIC[device]
     if ":" not in device:
@@ -196,11 +219,14 @@ def get_device(device: Device | str | None, kind: DeviceKind) -> Device:
     return Device(device, device, kind)
 
 
-def _player_track(file: str, format: str, options: dict[str, str], kind: str) -> MediaStreamTrack:
+def _player_track(file: str, format: str | None, options: dict[str, str], kind: str,
+                  loop: bool = False) -> MediaStreamTrack:
     from aiortc.contrib.media import MediaPlayer
 
+    if format is None and not os.path.exists(file):
+        raise DeviceError(f"no such file {file!r}")
     try:
-        player = MediaPlayer(file, format=format, options=options)
+        player = MediaPlayer(file, format=format, options=options, loop=loop)
     except Exception as exc:
         raise DeviceError(f"cannot open {format} device {file!r}: {exc}") from exc
     track = player.video if kind == "video" else player.audio
@@ -226,6 +252,8 @@ def open_video_input(
     if dev.backend == "v4l2":
         options = {"video_size": f"{width}x{height}", "framerate": f"{fps:g}"}
         return _player_track(dev.address, "v4l2", options, "video")
+    if dev.backend == "file":  # a recording standing in for a camera: same player, looped
+        return _player_track(dev.address, None, {}, "video", loop=True)
     raise DeviceError(f"unsupported camera backend {dev.backend!r}")
 
 
@@ -237,23 +265,24 @@ def open_screen(
 ) -> MediaStreamTrack:
     """A screen-share video track.
 
-    x11grab captures the whole display at its own size unless ``width`` and
-    ``height`` ask for a region from the top-left corner; the synthetic screen
-    renders at ``width`` x ``height`` (default 1280x720).
+    x11grab captures a whole screen or one window (``list_screens``), scaled down to
+    fit ``width`` x ``height`` when given; the synthetic screen renders at
+    ``width`` x ``height`` (default 1280x720).
     """
     dev = get_device(device, "screen")
     if dev.synthetic:
         return SyntheticVideoSource(width or 1280, height or 720, fps, label=dev.name)
     if dev.backend == "x11grab":
-        options = {"framerate": f"{fps:g}", "draw_mouse": "1"}
-        if width and height:
-            options["video_size"] = f"{width}x{height}"
-        return _player_track(dev.address, "x11grab", options, "video")
+        from .screens import ScaledTrack, grab_options
+
+        display, options = grab_options(dev.address, width, height, fps)
+        track = _player_track(display, "x11grab", options, "video")
+        return ScaledTrack(track, width, height) if width and height else track
     raise DeviceError(f"unsupported screen backend {dev.backend!r}")
 
 
 def open_audio_input(device: Device | str | None = None) -> MediaStreamTrack:
-    """An audio track from a microphone (synthetic tone/speech or ALSA).  Blocking for ALSA."""
+    """An audio track from a microphone (PulseAudio, ALSA, or synthetic tone/speech).  Blocking."""
     dev = get_device(device, "audioinput")
     if dev.synthetic:
         if dev.id == SYNTHETIC_TONE.id:
@@ -261,6 +290,11 @@ def open_audio_input(device: Device | str | None = None) -> MediaStreamTrack:
         if dev.id == SYNTHETIC_SPEECH.id:
             return SyntheticAudioSource("speech", frequency=140.0, label=dev.name)
         raise DeviceError(f"{dev.id} is not a microphone")
+    if dev.backend == "pulse":
+        try:
+            return pulse.PulseAudioSource(dev.address, label=dev.name)
+        except OSError as exc:
+            raise DeviceError(f"cannot record from {dev.address!r}: {exc}") from exc
     if dev.backend == "alsa":
         ensure_alsa_config()
         return _player_track(dev.address, "alsa", {"sample_rate": "48000", "channels": "1"}, "audio")
@@ -278,6 +312,6 @@ def open_audio_output(device: Device | str | None = None) -> AudioPlayback | Non
         if dev.id != SYNTHETIC_OUTPUT.id:
             raise DeviceError(f"{dev.id} is not an audio output")
         return None
-    if dev.backend in ("alsa", "oss"):
+    if dev.backend in ("alsa", "oss", "pulse"):
         return AudioPlayback(dev.address, dev.backend)
     raise DeviceError(f"unsupported audio output backend {dev.backend!r}")

@@ -7,9 +7,10 @@ blocks until the hardware takes the samples, which paces the thread.  A
 bounded queue in front (``max_latency_ms``) drops the oldest audio when the
 device falls behind, so latency cannot grow without limit.
 
-This PyAV build has the ``alsa`` and ``oss`` output devices (no ``pulse``);
-machines with PulseAudio/PipeWire usually expose it through ALSA's
-``default`` PCM.  The CI machine has no sound device, so tests drive the same
+This PyAV build has the ``alsa`` and ``oss`` output devices (no ``pulse``), so
+``format="pulse"`` writes the same s16 to a PulseAudio sink through ``pacat``
+(``core.media.pulse``); a ``pacat`` paces itself on the server's clock too.
+The CI machine has no sound device, so tests drive the same
 class with a file muxer (``format="wav"``) — that checks resampling, queueing
 and muxing, not real-time device behaviour.
 """
@@ -94,16 +95,10 @@ class AudioPlayback:
             return self._queue.popleft() if self._queue else None
 
     def _run(self) -> None:
-        container = None
+        output: _Output | None = None
         try:
-            if self.format == "alsa":
-                ensure_alsa_config()
-            container = av.open(self.device, mode="w", format=self.format)
-            stream = container.add_stream("pcm_s16le", rate=self.sample_rate, layout=self.layout)
-            container.start_encoding()  # opens the device now, so errors show up at once
+            output = _PacatOutput(self) if self.format == "pulse" else _MuxerOutput(self)
             resampler = av.AudioResampler(format="s16", layout=self.layout, rate=self.sample_rate)
-            time_base = fractions.Fraction(1, self.sample_rate)
-            samples = 0
             self.opened.set()
             while True:
                 frame = self._next()
@@ -111,14 +106,9 @@ class AudioPlayback:
                     break
                 frame.pts = None  # the resampler restamps from its own count
                 for out in resampler.resample(frame):
-                    out.pts = samples
-                    out.time_base = time_base
-                    samples += out.samples
-                    for packet in stream.encode(out):
-                        container.mux(packet)
+                    output.write(out)
                 self.frames_written += 1
-            for packet in stream.encode(None):
-                container.mux(packet)
+            output.finish()
         except Exception as exc:  # no device, device lost, ...
             self.error = exc
             log.warning("audio playback on %s:%s failed: %s", self.format, self.device, exc)
@@ -129,11 +119,11 @@ class AudioPlayback:
                     log.exception("playback on_error callback failed")
         finally:
             self.opened.set()
-            if container is not None:
+            if output is not None:
                 try:
-                    container.close()
+                    output.close()
                 except Exception as exc:
-                    log.debug("closing playback container: %s", exc)
+                    log.debug("closing playback output: %s", exc)
 
     def close(self, timeout: float = 2.0) -> None:
         """Play what is queued, then close the device (blocks up to ``timeout``)."""
@@ -145,3 +135,66 @@ class AudioPlayback:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+
+class _Output:
+    def write(self, frame: av.AudioFrame) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _MuxerOutput(_Output):
+    """A libavdevice output device (or a file muxer) opened with PyAV."""
+
+    def __init__(self, playback: AudioPlayback) -> None:
+        if playback.format == "alsa":
+            ensure_alsa_config()
+        self.container = av.open(playback.device, mode="w", format=playback.format)
+        self.stream = self.container.add_stream("pcm_s16le", rate=playback.sample_rate,
+                                                layout=playback.layout)
+        self.container.start_encoding()  # opens the device now, so errors show up at once
+        self.time_base = fractions.Fraction(1, playback.sample_rate)
+        self.samples = 0
+
+    def write(self, frame: av.AudioFrame) -> None:
+        frame.pts = self.samples
+        frame.time_base = self.time_base
+        self.samples += frame.samples
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def finish(self) -> None:
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        self.container.close()
+
+
+class _PacatOutput(_Output):
+    """A PulseAudio sink through ``pacat`` (raw interleaved s16 on its stdin)."""
+
+    def __init__(self, playback: AudioPlayback) -> None:
+        from .pulse import open_pacat
+
+        channels = 1 if playback.layout == "mono" else 2
+        self.proc = open_pacat(playback.device, channels)
+
+    def write(self, frame: av.AudioFrame) -> None:
+        if self.proc.poll() is not None or self.proc.stdin is None:
+            raise OSError(f"pacat exited with status {self.proc.returncode}")
+        self.proc.stdin.write(bytes(frame.planes[0])[: frame.samples * 2 * len(frame.layout.channels)])
+        self.proc.stdin.flush()
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(1.0)
+        except Exception:
+            self.proc.terminate()

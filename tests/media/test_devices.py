@@ -18,16 +18,19 @@ from core.media.devices import (
 from core.media.sources import SyntheticAudioSource, SyntheticVideoSource
 
 
-def test_enumeration_is_fast_and_synthetic_first() -> None:
+def test_enumeration_is_fast_and_real_devices_come_before_synthetic_ones() -> None:
     start = time.monotonic()
     video, mics, speakers, screens = (
         list_video_inputs(), list_audio_inputs(), list_audio_outputs(), list_screens()
     )
     assert time.monotonic() - start < 0.5
-    assert video[0] == Device("synthetic:camera", "Synthetic camera", "videoinput")
-    assert [d.name for d in mics[:2]] == ["Synthetic tone", "Synthetic speech"]
-    assert speakers[0].id == "synthetic:null" and speakers[0].kind == "audiooutput"
-    assert screens[0].name == "Synthetic screen" and screens[0].kind == "screen"
+    assert video[-1] == Device("synthetic:camera", "Synthetic camera", "videoinput")
+    assert [d.name for d in mics[-2:]] == ["Synthetic tone", "Synthetic speech"]
+    assert speakers[-1].id == "synthetic:null" and speakers[-1].kind == "audiooutput"
+    assert screens[-1].name == "Synthetic screen" and screens[-1].kind == "screen"
+    for listed in (video, mics, speakers, screens):
+        synthetic = [d.synthetic for d in listed]
+        assert synthetic == sorted(synthetic)  # every real device before every synthetic one
     for devices, kind in ((video, "videoinput"), (mics, "audioinput"),
                           (speakers, "audiooutput"), (screens, "screen")):
         assert all(d.kind == kind for d in devices)
@@ -43,7 +46,7 @@ async def test_open_synthetic_devices() -> None:
     assert isinstance(screen, SyntheticVideoSource) and screen.width == 1280
     assert screen.chroma != cam.chroma
     tone = open_audio_input("synthetic:tone")
-    speech = open_audio_input(list_audio_inputs()[1])
+    speech = open_audio_input(list_audio_inputs()[-1])
     assert isinstance(tone, SyntheticAudioSource) and tone.signal == "tone"
     assert isinstance(speech, SyntheticAudioSource) and speech.signal == "speech"
     assert open_audio_output(None) is None
