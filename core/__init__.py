@@ -16,7 +16,8 @@ _MODULES = (
     "errors", "token", "events", "track", "publication", "participant", "room", "stats",
     "network_quality", "local_tracks", "join",
 )
-_EXTRA = {"RoomSignaling": "signaling", "EncodingParameters": "signaling"}
+_EXTRA = {"RoomSignaling": "signaling", "EncodingParameters": "signaling", "Logger": "logger",
+          "BandwidthProfile": "connect_options", "VideoBandwidthProfile": "connect_options"}
 def _names() -> dict[str, str]:
     names: dict[str, str] = {}
     for module in _MODULES:
@@ -70,6 +71,6 @@ __all__ = [  # the public API; kept in step with the modules by tests/core/test_
     "NetworkQualityVideoStats", "NetworkQualitySendOrRecvStats", "NetworkQualitySendStats",
     "NetworkQualityRecvStats", "NetworkQualityBandwidthStats", "NetworkQualityLatencyStats",
     "NetworkQualityFractionLostStats",
-    "TwilioError", "error_from_code",
+    "TwilioError", "error_from_code", "Logger", "BandwidthProfile", "VideoBandwidthProfile",
     *(name for name in _errors.__all__ if name not in ("ERRORS_BY_CODE", "TwilioError", "error_from_code")),
 ]

@@ -14,12 +14,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from aiortc import RTCDataChannel, RTCIceServer
+from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer
 from aiortc.mediastreams import MediaStreamTrack
 
-from . import protocol as p
+from . import connect_options, protocol as p
+from .connect_options import BandwidthProfile
 from .errors import TwilioError
 from .local_tracks import create_local_tracks, local_source
+from .logger import DEFAULT_LOGGER_NAME, Logger
 from .media import loopback
 from .media.faults import OutgoingLoss
 from .media.negotiation import max_bundle, send_json
@@ -95,6 +97,7 @@ class _MeshRoomMedia:
         self.msp_channels: dict[str, RTCDataChannel] = {}
         self.p2p = PeerToPeerFeatures(signaling, self.mesh, self.stats)
         signaling.on("networkQualityConfigurationChanged", lambda config: self._send_nq_configuration())
+        signaling.on("mspOutgoing", self._send_msp)
         self.local_participant: LocalParticipant | None = None
         signaling.on("peerConnections", self._peer_connections)
         signaling.on("stateChanged", self._state_changed)
@@ -225,6 +228,17 @@ class _MeshRoomMedia:
         else:
             channel.on("open", _on_open)
 
+    def _send_msp(self, message: dict[str, Any]) -> None:
+        """A client MSP message (``track_priority`` …) on the server's channel of that name, if it
+        serves one (twilio-video.js sends nothing either when the server named no such channel)."""
+        channel = self.msp_channels.get(message["type"])
+        if channel is None:
+            log.debug("no %s MSP channel: not sent", message["type"])
+        elif channel.readyState == "open":
+            send_json(channel, message)
+        else:
+            channel.on("open", lambda: send_json(channel, message))
+
     def _send_nq_configuration(self) -> None:
         config = self.signaling.network_quality_configuration
         channel = self.msp_channels.get("network_quality")
@@ -273,6 +287,15 @@ async def connect(
     ice_servers: Sequence[RTCIceServer | str] | None = None,
     ice_transport_policy: str | None = "all",
     loopback_only: bool | None = None,
+    bandwidth_profile: Mapping[str, Any] | BandwidthProfile | None = None,
+    rtc_configuration: RTCConfiguration | Mapping[str, Any] | None = None,
+    log_level: str | Mapping[str, str] | None = None,
+    logger_name: str | None = None,
+    region: str | None = None,
+    environment: str | None = None,
+    notify_warnings: Sequence[str] | None = None,
+    insights: bool | None = None,
+    network_monitor: bool | None = None,
 ) -> Room:
     """Join a room; resolves with a connected Room whose ``participants`` holds everyone present.
 
@@ -281,9 +304,23 @@ async def connect(
     loopback address) gathers ICE candidates on 127.0.0.1 only. An option given as ``None``
     takes its default. Codec preferences are names or ``{"codec": name, ...}`` mappings, as in
     twilio-video.js; ``preferred_video_codecs="auto"`` means VP8 (Confab sends no simulcast).
+    ``rtc_configuration`` (an RTCConfiguration or ``{"iceServers": [...], "iceTransportPolicy":
+    ...}``) wins over ``ice_servers``/``ice_transport_policy``. ``log_level`` sets the SDK's
+    loggers (core/logger.py; left alone when not given). ``bandwidth_profile``, ``region``,
+    ``notify_warnings``, ``insights`` and ``network_monitor`` are checked as twilio-video.js
+    checks them (core/connect_options.py).
     """
     if not isinstance(token, str):
         raise TypeError("token must be a string")
+    if log_level is not None:
+        Logger.get_logger(logger_name or DEFAULT_LOGGER_NAME).set_level(log_level)
+    profile = connect_options.bandwidth_profile(bandwidth_profile)
+    connect_options.check_region(region)
+    connect_options.notify_warnings(notify_warnings)  # no warnings come from a Confab server yet
+    connect_options.check_flag(insights, "insights")
+    connect_options.check_flag(network_monitor, "network_monitor")
+    if rtc_configuration is not None:
+        ice_servers, ice_transport_policy = connect_options.ice_settings(rtc_configuration)
     automatic_subscription = True if automatic_subscription is None else automatic_subscription
     dominant_speaker = bool(dominant_speaker)
     ice_transport_policy = ice_transport_policy or "all"
@@ -324,6 +361,8 @@ async def connect(
     body = signaling.connect_message(
         automatic_subscription=automatic_subscription, dominant_speaker=dominant_speaker,
         ice_servers="overrode" if ice_servers is not None else "acquire",
+        bandwidth_profile=profile.payload() if profile is not None else None,
+        media_signaling=dict.fromkeys(connect_options.BANDWIDTH_CHANNELS, _DATA_CHANNEL) if profile else None,
         publisher=p.Publisher(name="confab", sdk_version=SDK_VERSION, user_agent="confab-python"),
     )
     room: Room | None = None
@@ -345,6 +384,9 @@ async def connect(
         await media.close()
         raise
     return room
+
+
+_DATA_CHANNEL = {"transports": [{"type": "data-channel"}]}
 
 
 def _codec_names(value: Any, option: str) -> list[str]:

@@ -44,3 +44,20 @@ async def test_codec_preferences_of_the_wrong_shape_are_a_type_error(server) -> 
             await connect(server.token("x", "r"), url=server.url, name="r", tracks=[], preferred_video_codecs=bad)
     with pytest.raises(TypeError):
         await connect(server.token("x", "r"), url=server.url, name="r", tracks=[], preferred_audio_codecs="auto")
+
+
+async def test_twilio_options_are_taken_and_checked_before_connecting(join, server) -> None:  # type: ignore[no-untyped-def]
+    from core.errors import SignalingConnectionError
+
+    await join("publisher", tracks=[camera("publisher")])
+    viewer = await join("viewer", bandwidth_profile={"video": {"mode": "presentation", "maxSubscriptionBitrate": 1e6}},
+                        rtc_configuration={"iceServers": []}, region="ie1", environment="prod",
+                        notify_warnings=["recording-media-lost"], insights=False, network_monitor=True)
+    await until(lambda: (t := subscribed(viewer, "publisher", "video")) is not None and t.is_started)
+    with pytest.raises(SignalingConnectionError) as info:
+        await connect(server.token("x", "call"), url=server.url, name="call", tracks=[], region="moon1")
+    assert info.value.code == 53000
+    with pytest.raises(ValueError):
+        await connect(server.token("x", "call"), url=server.url, name="call", tracks=[],
+                      bandwidth_profile={"video": {"mode": "mosaic"}})
+    assert [p.identity for p in viewer.participants.values()] == ["publisher"]  # the refused ones never joined
