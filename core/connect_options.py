@@ -163,7 +163,7 @@ def check_flag(value: Any, option: str, default: bool = True) -> bool:
 def ice_settings(configuration: RTCConfiguration | Mapping[str, Any]) -> tuple[list[Any], str]:
     """``rtc_configuration``'s ICE servers and transport policy (it wins over the separate options)."""
     if isinstance(configuration, RTCConfiguration):
-        return list(configuration.iceServers or []), "all"
+        return list(configuration.iceServers or []), configuration.iceTransportPolicy.value
     if not isinstance(configuration, Mapping):
         raise TypeError("rtc_configuration must be an RTCConfiguration or a mapping")
     servers: list[Any] = []
@@ -175,5 +175,4 @@ def ice_settings(configuration: RTCConfiguration | Mapping[str, Any]) -> tuple[l
                                         credential=server.get("credential")))
         else:
             raise TypeError(f"rtc_configuration.iceServers: not an ICE server: {server!r}")
-    policy = configuration.get("iceTransportPolicy", "all")
-    return servers, policy
+    return servers, str(configuration.get("iceTransportPolicy", "all"))

@@ -69,6 +69,10 @@ def test_region_warnings_and_rtc_configuration() -> None:
     assert policy == "relay" and servers[0].urls == "turn:127.0.0.1:3478" and servers[0].credential == "c"
     with pytest.raises(TypeError):
         ice_settings({"iceServers": [{"username": "no urls"}]})
+    from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
+    relay = RTCConfiguration(iceServers=[RTCIceServer(urls="turn:127.0.0.1")],
+                             iceTransportPolicy=RTCIceTransportPolicy.RELAY)
+    assert ice_settings(relay) == ([relay.iceServers[0]], "relay")  # type: ignore[index]
 
 
 def test_log_levels_set_the_loggers_behind_each_component() -> None:
