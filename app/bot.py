@@ -314,6 +314,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--loss", type=float, default=0.0, metavar="FRACTION",
                     help="drop this fraction (0..1) of outgoing RTP packets (fault injection)")
     ap.add_argument("--report-interval", type=float, default=1.0, help="seconds between stats lines")
+    ap.add_argument("--ca-file", metavar="PEM", help="also trust this certificate or CA for https:// servers")
     ap.add_argument("--log-level", default="WARNING")
     return ap
 
@@ -324,6 +325,13 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("give --token, or --identity with a --dev server")
     if not 0.0 <= args.loss <= 1.0:
         parser().error("--loss must be within 0..1")
+    if args.ca_file:
+        from core.tls import trust_ca_file
+
+        try:
+            trust_ca_file(args.ca_file)
+        except OSError as exc:
+            parser().error(f"--ca-file: {exc}")
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

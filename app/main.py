@@ -41,6 +41,8 @@ def _common(subcommand: bool) -> argparse.ArgumentParser:
                         help="leave and quit after S seconds")
     common.add_argument("--log-level", default=argparse.SUPPRESS if subcommand else "WARNING",
                         help="logging level (default WARNING)")
+    common.add_argument("--ca-file", metavar="PEM", type=Path, default=default,
+                        help="also trust this certificate or CA for https:// servers ($CONFAB_CA_FILE)")
     return common
 
 
@@ -96,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = parser()
     args = ap.parse_args(argv)
     _check(ap, args)
+    if args.ca_file is not None:
+        from core.tls import trust_ca_file
+
+        try:
+            trust_ca_file(args.ca_file)
+        except OSError as exc:
+            ap.error(f"--ca-file: {exc}")
     logging.basicConfig(level=str(args.log_level).upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.live_capture = None

@@ -24,6 +24,7 @@ from .local_tracks import create_local_tracks, local_source
 from .logger import DEFAULT_LOGGER_NAME, Logger
 from .media import loopback
 from .media.faults import OutgoingLoss
+from .media.ice_policy import check_relay
 from .media.negotiation import max_bundle, send_json
 from .media.peers import MediaOptions, MeshMedia
 from .media.sinks import AudioFanout, VideoFanout
@@ -304,6 +305,9 @@ async def connect(
     loopback address) gathers ICE candidates on 127.0.0.1 only. An option given as ``None``
     takes its default. Codec preferences are names or ``{"codec": name, ...}`` mappings, as in
     twilio-video.js; ``preferred_video_codecs="auto"`` means VP8 (Confab sends no simulcast).
+    ``ice_transport_policy="relay"`` sends media only through the TURN server (the server's, from
+    ``confab-server --turn-url``, or one in ``ice_servers``); connect() checks first that it grants
+    a relay: none configured → 53501, refused or unreachable → 53405 (core/media/ice_policy.py).
     ``rtc_configuration`` (an RTCConfiguration or ``{"iceServers": [...], "iceTransportPolicy":
     ...}``) wins over ``ice_servers``/``ice_transport_policy``. ``log_level`` sets the SDK's
     loggers (core/logger.py; left alone when not given). ``bandwidth_profile``, ``region``,
@@ -348,7 +352,7 @@ async def connect(
     )
     servers: list[Any] = list(ice_servers) if ice_servers is not None else []
     media = _MeshRoomMedia(
-        signaling, lambda: max_bundle(loopback.rtc_configuration(servers)),
+        signaling, lambda: max_bundle(loopback.rtc_configuration(servers, ice_transport_policy)),
         MediaOptions(audio_codecs, video_codecs, max_audio_bitrate, max_video_bitrate,
                      loopback_only=loopback_only))
     signaling.stats_provider = media.stats
@@ -369,6 +373,8 @@ async def connect(
     try:
         if ice_servers is None:
             servers.extend(_ice_server(s) for s in await session.acquire_ice(token))
+        if ice_transport_policy == "relay":
+            await check_relay(loopback.rtc_configuration(servers).iceServers or [])
         connected = await session.connect(body)
         signaling.handle_message(connected)
         await signaling.wait_connected()

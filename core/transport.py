@@ -26,6 +26,7 @@ from .errors import (
     SignalingIncomingMessageInvalidError,
     TwilioError,
 )
+from .tls import client_ssl, untrusted_message
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +87,17 @@ class TwilioConnection:
             self._session = aiohttp.ClientSession()
         try:
             self._ws = await asyncio.wait_for(
-                self._session.ws_connect(self.url, max_msg_size=p.MAX_MESSAGE_BYTES, autoping=True),
+                self._session.ws_connect(self.url, max_msg_size=p.MAX_MESSAGE_BYTES, autoping=True,
+                                         ssl=client_ssl()),
                 OPEN_TIMEOUT_S,
             )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             await self._release()
             self.state = "closed"
+            if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+                cert_error = exc.certificate_error
+                reason = getattr(cert_error, "verify_message", None) or str(cert_error)
+                raise SignalingConnectionError(untrusted_message(reason)) from None
             raise SignalingConnectionError(f"Signaling connection error: {exc}") from None
         body = p.Raw(p.encode(first_body)) if first_body is not None else p.NO_BODY
         for _attempt in range(HELLO_ATTEMPTS):

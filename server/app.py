@@ -28,6 +28,7 @@ from .rest import RestApi, dev_token
 from .rooms import Room, RoomRegistry
 from .signaling import Connection, handle_signaling
 from .store import Store
+from .tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,8 @@ class RunningServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.state.config.tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def signaling_url(self) -> str:
@@ -185,7 +187,8 @@ async def _start(config: ServerConfig, media_backend: Callable[[Room], MediaBack
     runner = web.AppRunner(create_app(state), access_log=None, handle_signals=False)
     try:
         await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=1.0)
+        site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=1.0,
+                           ssl_context=tls_context(config.tls_cert, config.tls_key))
         await site.start()
     except BaseException:
         await runner.cleanup()

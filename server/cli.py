@@ -78,8 +78,38 @@ def _server_parser() -> argparse.ArgumentParser:
                     help="signaling WebSockets open at once (53006 beyond; default %(default)s)")
     ap.add_argument("--max-connections-per-address", type=int, default=d.max_connections_per_address,
                     help="signaling WebSockets from one address (53006 beyond; default %(default)s)")
+    turn = ap.add_argument_group("TURN (clients behind NAT or with ice_transport_policy='relay')")
+    turn.add_argument("--turn-url", action="append", default=[], metavar="URL",
+                      help="a TURN server to hand to clients, e.g. turn:turn.example.org:3478?transport=udp "
+                           "(repeatable; the TURN server runs coturn's use-auth-secret)")
+    turn.add_argument("--turn-secret", metavar="S", help="the TURN server's static-auth-secret")
+    turn.add_argument("--turn-secret-file", type=Path, metavar="F",
+                      help="a file holding it (read for every request: rotate it without a restart)")
+    turn.add_argument("--turn-ttl", type=int, default=d.turn_ttl_s, metavar="S",
+                      help="seconds the TURN credentials stay valid (default %(default)s)")
+    tls = ap.add_argument_group("TLS (serve https:// and wss://)")
+    tls.add_argument("--tls-cert", type=Path, metavar="F", help="PEM certificate (with its chain)")
+    tls.add_argument("--tls-key", type=Path, metavar="F", help="PEM private key of --tls-cert")
     ap.add_argument("--log-level", default=os.environ.get("CONFAB_LOG_LEVEL", "INFO"))
     return ap
+
+
+def _check_turn_and_tls(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    for url in args.turn_url:
+        if not url.startswith(("turn:", "turns:")):
+            ap.error(f"--turn-url must be a turn: or turns: URL, got {url!r}")
+    if args.turn_url and not (args.turn_secret or args.turn_secret_file):
+        ap.error("--turn-url needs --turn-secret or --turn-secret-file (coturn's static-auth-secret)")
+    if (args.turn_secret or args.turn_secret_file) and not args.turn_url:
+        ap.error("--turn-secret and --turn-secret-file need --turn-url")
+    if args.turn_ttl <= 0:
+        ap.error("--turn-ttl must be positive")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    for flag in ("tls_cert", "tls_key", "turn_secret_file"):
+        path = getattr(args, flag)
+        if path is not None and not path.is_file():
+            ap.error(f"--{flag.replace('_', '-')}: no such file: {path}")
 
 
 def _key_options(ap: argparse.ArgumentParser) -> None:
@@ -204,6 +234,7 @@ def _serve(argv: list[str]) -> int:
             ap.error(f"--{flag.replace('_', '-')} must not be negative")
     if args.heartbeat_min_ms > args.heartbeat_max_ms:
         ap.error("--heartbeat-min-ms must not be above --heartbeat-max-ms")
+    _check_turn_and_tls(ap, args)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     key_sid, key_secret = _split_key(args.api_key)
@@ -217,7 +248,9 @@ def _serve(argv: list[str]) -> int:
         max_tracks_per_participant=args.max_tracks_per_participant,
         max_tracks_per_room=args.max_tracks_per_room, max_server_tracks=args.max_server_tracks,
         max_rooms=args.max_rooms, max_connections=args.max_connections,
-        max_connections_per_address=args.max_connections_per_address)
+        max_connections_per_address=args.max_connections_per_address,
+        turn_urls=tuple(args.turn_url), turn_secret=args.turn_secret, turn_secret_file=args.turn_secret_file,
+        turn_ttl_s=args.turn_ttl, tls_cert=args.tls_cert, tls_key=args.tls_key)
     try:
         asyncio.run(_run(config))
     except KeyboardInterrupt:

@@ -58,5 +58,16 @@ class ServerConfig:
     #: Status callbacks: per-request timeout.
     callback_timeout_s: float = 5.0
 
+    #: TURN servers handed to clients in ``iced`` (``turn:HOST:PORT?transport=udp``, ...), with
+    #: time-limited credentials from the shared secret (or the file holding it): server/turn.py.
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = None
+    turn_secret_file: Path | None = None
+    turn_ttl_s: int = 86400
+
+    #: PEM certificate (chain) and key: serve ``https://`` and ``wss://`` instead of plain HTTP.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
     def replace(self, **changes: object) -> ServerConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]  # field names and values are checked by dataclasses.replace at run time

@@ -146,12 +146,13 @@ def _base(request: web.Request) -> str:
 # --- JSON shapes -----------------------------------------------------------------------------
 
 
-def room_json(rec: Record, base: str) -> dict[str, Any]:
+def room_json(rec: Record, base: str, enable_turn: bool = False) -> dict[str, Any]:
+    """A room's REST shape; ``enable_turn``: the server hands out TURN servers (``--turn-url``)."""
     url = f"{base}/v1/Rooms/{rec['sid']}"
     return {
         "sid": rec["sid"], "status": rec["status"], "date_created": iso(rec["date_created"]),
         "date_updated": iso(rec["date_updated"]), "account_sid": rec["account_sid"],
-        "enable_turn": True, "unique_name": rec["unique_name"],
+        "enable_turn": enable_turn, "unique_name": rec["unique_name"],
         "status_callback": rec["status_callback"], "status_callback_method": rec["status_callback_method"],
         "end_time": iso(rec["end_time"]), "duration": rec["duration"], "type": rec["type"],
         "max_participants": rec["max_participants"],
@@ -230,6 +231,9 @@ class RestApi:
     def registry(self) -> RoomRegistry:
         return self.state.registry
 
+    def _room_json(self, rec: Record, base: str) -> dict[str, Any]:
+        return room_json(rec, base, enable_turn=bool(self.state.config.turn_urls))
+
     def routes(self) -> list[web.RouteDef]:
         r = "/v1/Rooms/{room}"
         pp = r + "/Participants/{participant}"
@@ -291,7 +295,7 @@ class RestApi:
     async def create_room(self, request: web.Request) -> web.Response:
         options = parse_room_options(await _form(request))
         room = self.registry.create_room(options)
-        return web.json_response(room_json(room.record(), _base(request)), status=201)
+        return web.json_response(self._room_json(room.record(), _base(request)), status=201)
 
     async def list_rooms(self, request: web.Request) -> web.Response:
         q = request.query
@@ -305,11 +309,11 @@ class RestApi:
                                            created_after=after, created_before=before,
                                            offset=page * size, limit=size + 1)
         base = _base(request)
-        return _page(request, "rooms", [room_json(r, base) for r in rows[:size]], page, size,
+        return _page(request, "rooms", [self._room_json(r, base) for r in rows[:size]], page, size,
                      len(rows) > size)
 
     async def fetch_room(self, request: web.Request) -> web.Response:
-        return web.json_response(room_json(await self._room(request), _base(request)))
+        return web.json_response(self._room_json(await self._room(request), _base(request)))
 
     async def update_room(self, request: web.Request) -> web.Response:
         form = await _form(request)
@@ -320,7 +324,7 @@ class RestApi:
         if room is None:
             raise RoomStatusInvalidError("Room is not in-progress")
         self.registry.complete_room(room, reason="completed by REST")
-        return web.json_response(room_json(room.record(), _base(request)))
+        return web.json_response(self._room_json(room.record(), _base(request)))
 
     async def list_recordings(self, request: web.Request) -> web.Response:
         await self._room(request)

@@ -26,7 +26,9 @@ from core.errors import (
     SignalingServerBusyError,
     TwilioError,
 )
-from core.token import verify_access_token
+from core.token import identity_of, verify_access_token
+
+from .turn import TurnCredentials
 
 if TYPE_CHECKING:
     from .app import ServerState
@@ -245,8 +247,8 @@ class Connection:
         elif participant is not None:
             raise ProtocolViolation(f"{type(body).__name__.lower()} after the session started")
         elif isinstance(body, p.IceRequest):
-            self._verify(body.token)
-            self.send(p.Iced(ice_servers=[]))
+            identity = identity_of(self._verify(body.token))
+            self.send(p.Iced(ice_servers=TurnCredentials.of(self.config).ice_servers(identity)))
         elif isinstance(body, p.Connect):
             claims = self._verify(body.token)
             self.participant = registry.connect(claims, body, self)

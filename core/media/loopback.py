@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
 from aiortc.rtcicetransport import RTCIceGatherer
 
 from ..pins import require
@@ -157,16 +157,19 @@ def enable_from_environment(environ: Mapping[str, str] | None = None) -> bool:
 
 def rtc_configuration(
     ice_servers: Sequence[RTCIceServer | str] | None = None,
+    ice_transport_policy: str = "all",
 ) -> RTCConfiguration:
     """An ``RTCConfiguration`` that never falls back to the public STUN default.
 
     ``ice_servers`` may hold ``RTCIceServer`` objects or plain URL strings.
+    ``ice_transport_policy="relay"`` gathers relay (TURN) candidates only — aioice then skips
+    host addresses altogether; see ``core/media/ice_policy.py`` for what it cannot report.
     """
     servers = [
         server if isinstance(server, RTCIceServer) else RTCIceServer(urls=server)
         for server in (ice_servers or [])
     ]
-    return RTCConfiguration(iceServers=servers)
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=RTCIceTransportPolicy(ice_transport_policy))
 
 
 def is_loopback_host(host: str) -> bool:
