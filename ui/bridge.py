@@ -88,6 +88,7 @@ class RoomBridge(QObject):
     mic_muted_changed = Signal(bool)
     camera_paused_changed = Signal(bool)
     screen_share_changed = Signal(bool)
+    device_changed = Signal(str, str)  # kind (videoinput/audioinput/audiooutput), device id now in use
     reconnecting = Signal(int, str)  # error code, message
     reconnected = Signal()
     disconnected = Signal(int, str)  # error code, message; (0, "") after leave() or a clean end
@@ -299,14 +300,15 @@ class RoomBridge(QObject):
             except (TypeError, ValueError) as exc:
                 log.warning("raised hand not sent: %s", exc)
 
-    def start_screen_share(self) -> None:
-        """Publish a video track named ``"screen"``; ``screen_share_changed(True)`` once published."""
+    def start_screen_share(self, device_id: str | None = None) -> None:
+        """Publish a video track named ``"screen"`` of this screen or window (an id of
+        ``list_screens()``; None: the bridge's default); ``screen_share_changed(True)`` once published."""
         if self._screen is not None or not self.connected:
             self.screen_share_changed.emit(self.screen_sharing)
             return
         width, height = self._screen_size
         try:
-            source = devices.open_screen(self._screen_device, width, height, self._screen_fps)
+            source = devices.open_screen(device_id or self._screen_device, width, height, self._screen_fps)
         except devices.DeviceError as exc:
             self.screen_share_changed.emit(False)
             self.error.emit(0, f"Cannot share the screen: {exc}")
@@ -327,6 +329,26 @@ class RoomBridge(QObject):
             self._room.local_participant.unpublish_track(track)
         track.stop()
         self.screen_share_changed.emit(False)
+
+    async def switch_device(self, kind: str, device_id: str) -> bool:
+        """Use another camera or microphone (``LocalTrack.restart``: same track, no republish)
+        or speaker; ``device_changed(kind, id)`` tells which one is in use afterwards."""
+        if kind == "audiooutput":
+            self.set_audio_output(device_id)
+            self.device_changed.emit(kind, device_id)
+            return True
+        track = self._video if kind == "videoinput" else self._audio
+        if track is None or not self.connected:
+            return False
+        before = (getattr(track, "_constraints", None) or {}).get("device")
+        try:
+            await track.restart({"device": device_id})
+        except (devices.DeviceError, TypeError, OSError) as exc:
+            self.error.emit(0, f"Cannot switch to {device_id}: {exc}")
+            self.device_changed.emit(kind, before or "")
+            return False
+        self.device_changed.emit(kind, device_id)
+        return True
 
     def set_audio_output(self, device_id: str | None) -> None:
         """Play remote audio on this output (None/the null output: nowhere). Best effort."""

@@ -1,30 +1,41 @@
-"""ControlBar: the room's buttons (mic, camera, screen, chat, participants, stats, leave).
+"""ControlBar: the room's buttons (mic, camera, screen, devices, chat, participants, stats, leave).
 
 Signals fire only on user action (click or shortcut). The ``set_*`` methods
 reflect state decided elsewhere (the bridge, after the SDK acted) and never
 re-emit. Shortcuts, as in Google Meet: Ctrl+D toggles the microphone, Ctrl+E
 the camera (⌘D / ⌘E on macOS, where Qt maps Ctrl to Command); they work
 anywhere in the window.
+
+The devices button opens ``device-menu``: the cameras, microphones and speakers
+(``set_devices``), the current ones checked; choosing one emits
+``device_chosen(kind, id)`` with kind ``videoinput``/``audioinput``/``audiooutput``.
+With more than one screen or window to share (``set_screens``), the screen button
+opens ``screen-menu`` first and the choice emits ``screen_chosen(id)``.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QToolButton, QWidget
+from collections.abc import Sequence
+
+from PySide6.QtCore import QPoint, QSignalBlocker, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QMenu, QSizePolicy, QToolButton, QWidget
 
 from ui.resources import icon
 
-__all__ = ["CAMERA_SHORTCUT", "HAND_SHORTCUT", "ControlBar", "MIC_SHORTCUT"]
+__all__ = ["CAMERA_SHORTCUT", "DEVICE_KINDS", "HAND_SHORTCUT", "ControlBar", "MIC_SHORTCUT"]
 
 MIC_SHORTCUT = "Ctrl+D"
 CAMERA_SHORTCUT = "Ctrl+E"
 HAND_SHORTCUT = "Ctrl+Alt+H"
+#: The device menu's sections: (kind, title).
+DEVICE_KINDS = (("videoinput", "Camera"), ("audioinput", "Microphone"), ("audiooutput", "Speaker"))
 
 
 class ControlBar(QWidget):
     """Checkable buttons; objectNames ``mic-button``, ``camera-button``, ``screen-button``,
-    ``chat-button``, ``participants-button``, ``stats-button``, ``leave-button``."""
+    ``devices-button``, ``chat-button``, ``participants-button``, ``stats-button``,
+    ``leave-button``."""
 
     mic_toggled = Signal(bool)  # True = muted
     camera_toggled = Signal(bool)  # True = paused
@@ -34,6 +45,8 @@ class ControlBar(QWidget):
     stats_toggled = Signal(bool)
     hand_toggled = Signal(bool)  # True = raised
     leave_requested = Signal()
+    device_chosen = Signal(str, str)  # kind, device id
+    screen_chosen = Signal(str)  # device id of the screen or window to share
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,7 +58,19 @@ class ControlBar(QWidget):
 
         self.mic_button = self._button("mic-button", "mic", self.mic_toggled)
         self.camera_button = self._button("camera-button", "camera", self.camera_toggled)
-        self.screen_button = self._button("screen-button", "screen", self.screen_toggled)
+        self.screen_button = self._button("screen-button", "screen", None)
+        self.screen_button.setCheckable(True)
+        self.screen_button.clicked.connect(self._on_screen_clicked)
+        self.screen_menu = QMenu(self)
+        self.screen_menu.setObjectName("screen-menu")
+        self._screens: list[tuple[str, str]] = []
+        self.devices_button = self._button("devices-button", "devices", None)
+        self.device_menu = QMenu(self)
+        self.device_menu.setObjectName("device-menu")
+        self.devices_button.setMenu(self.device_menu)
+        self.devices_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self._device_lists: dict[str, tuple[list[tuple[str, str]], str | None]] = {}
+        self._device_actions: dict[str, list[QAction]] = {}
         self.chat_button = self._button("chat-button", "chat", self.chat_toggled)
         self.participants_button = self._button(
             "participants-button", "people", self.participants_toggled)
@@ -55,7 +80,8 @@ class ControlBar(QWidget):
         self.leave_button.clicked.connect(lambda: self.leave_requested.emit())
 
         layout.addStretch(1)
-        for b in (self.mic_button, self.camera_button, self.screen_button, self.hand_button):
+        for b in (self.mic_button, self.camera_button, self.screen_button, self.hand_button,
+                  self.devices_button):
             layout.addWidget(b)
         layout.addSpacing(18)
         for b in (self.chat_button, self.participants_button, self.stats_button):
@@ -134,7 +160,69 @@ class ControlBar(QWidget):
         self.screen_button.setEnabled(available)
         self._refresh()
 
+    def set_devices(self, kind: str, devices: Sequence[tuple[str, str]], current: str | None) -> None:
+        """The ``(id, name)`` choices of one section of the device menu, ``current`` checked."""
+        self._device_lists[kind] = (list(devices), current)
+        self.device_menu.clear()
+        self._device_actions = {}
+        for section, title in DEVICE_KINDS:
+            if section not in self._device_lists:
+                continue
+            choices, chosen = self._device_lists[section]
+            self.device_menu.addSection(title)
+            group = QActionGroup(self.device_menu)
+            actions = []
+            for device_id, name in choices:
+                action = self.device_menu.addAction(name)
+                action.setCheckable(True)
+                action.setData(device_id)
+                action.setChecked(device_id == chosen)
+                action.setActionGroup(group)
+                action.triggered.connect(
+                    lambda _=False, k=section, d=device_id: self.device_chosen.emit(k, d))
+                actions.append(action)
+            self._device_actions[section] = actions
+
+    def set_current_device(self, kind: str, device_id: str) -> None:
+        """Check ``device_id`` in its section (after a switch succeeded or failed)."""
+        if kind in self._device_lists:
+            self._device_lists[kind] = (self._device_lists[kind][0], device_id)
+        for action in self.device_actions(kind):
+            with QSignalBlocker(action):
+                action.setChecked(action.data() == device_id)
+
+    def device_actions(self, kind: str) -> list[QAction]:
+        """The menu's entries for ``kind`` (their ``data()`` is the device id)."""
+        return list(self._device_actions.get(kind, []))
+
+    def current_device(self, kind: str) -> str | None:
+        checked = next((a for a in self.device_actions(kind) if a.isChecked()), None)
+        return checked.data() if checked is not None else None
+
+    def set_screens(self, screens: Sequence[tuple[str, str]]) -> None:
+        """The ``(id, name)`` screens and windows the screen button offers."""
+        self._screens = list(screens)
+        self.screen_menu.clear()
+        for device_id, name in self._screens:
+            action = self.screen_menu.addAction(name)
+            action.setData(device_id)
+            action.triggered.connect(lambda _=False, d=device_id: self._choose_screen(d))
+
     # ------------------------------------------------------------------ internals
+
+    def _on_screen_clicked(self) -> None:
+        sharing = self.screen_button.isChecked()
+        if sharing and len(self._screens) > 1:  # ask what first; sharing starts on the choice
+            self._set_checked(self.screen_button, False)
+            self.screen_menu.popup(self.screen_button.mapToGlobal(QPoint(0, 0)))
+            return
+        if sharing and self._screens:
+            self.screen_chosen.emit(self._screens[0][0])
+        self.screen_toggled.emit(sharing)
+
+    def _choose_screen(self, device_id: str) -> None:
+        self.screen_chosen.emit(device_id)
+        self.screen_toggled.emit(True)
 
     def _button(self, name: str, icon_name: str, signal: Signal | None) -> QToolButton:
         button = QToolButton(self)
@@ -192,6 +280,7 @@ class ControlBar(QWidget):
                        "Hide call statistics" if self.stats_button.isChecked()
                        else "Show call statistics")
         self._describe(self.leave_button, "Leave call")
+        self._describe(self.devices_button, "Camera, microphone and speaker")
         hand = QKeySequence(HAND_SHORTCUT).toString(QKeySequence.SequenceFormat.NativeText)
         self._describe(self.hand_button,
                        f"{'Lower' if self.hand_button.isChecked() else 'Raise'} hand ({hand})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -80,10 +81,18 @@ class MainWindow(QMainWindow):
         self.ended_screen.rejoin_button.setFocus()
 
     def save_screenshot(self, path: str | Path) -> bool:
-        """Grab the window's widgets (works offscreen) and save as an image (PNG by suffix)."""
+        """Grab the window's widgets (works offscreen) and save as an image (PNG by suffix).
+
+        Atomic: written to a temporary file beside it, then renamed over ``path``, so a reader
+        (or a capture interrupted by shutdown) never sees half an image."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return self.grab().save(str(path))
+        partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+        if not self.grab().save(str(partial)):
+            partial.unlink(missing_ok=True)
+            return False
+        os.replace(partial, path)
+        return True
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.closing.emit()

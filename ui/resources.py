@@ -30,6 +30,7 @@ __all__ = [
 
 ICON_NAMES = (
     "mic", "mic-off", "camera", "camera-off", "screen", "chat", "people", "stats", "leave", "hand", "pin",
+    "devices",
 )
 
 

@@ -106,6 +106,9 @@ class Session(QObject):
         controls.screen_toggled.connect(self._on_screen_toggled)
         controls.stats_toggled.connect(self._on_stats_toggled)
         controls.hand_toggled.connect(self._on_hand_toggled)
+        controls.device_chosen.connect(self._on_device_chosen)
+        controls.screen_chosen.connect(self._on_screen_chosen)
+        self._screen_id: str | None = None
         room.leave_confirmed.connect(self.leave)  # the Leave button asks first (RoomView.ask_leave)
         room.chat.message_submitted.connect(self._on_chat_submitted)
 
@@ -351,6 +354,7 @@ class Session(QObject):
         bridge.mic_muted_changed.connect(lambda muted: view.set_audio_muted(bridge.local_sid, muted))
         bridge.camera_paused_changed.connect(lambda paused: view.set_video_paused(bridge.local_sid, paused))
         bridge.screen_share_changed.connect(self._on_screen_share_changed)
+        bridge.device_changed.connect(self._on_device_changed)
         bridge.hand_raised_changed.connect(view.set_hand_raised)
         bridge.reconnecting.connect(lambda code, message: view.show_reconnecting(True))
         bridge.reconnected.connect(lambda: view.show_reconnecting(False))
@@ -367,6 +371,33 @@ class Session(QObject):
         bridge.start()
         if self._speaker_id is not None:
             bridge.set_audio_output(self._speaker_id)
+        self._fill_device_menu()
+
+    def _fill_device_menu(self) -> None:
+        """The in-call device menu and the screen picker, from what the machine has now."""
+        controls = self.window.room_view.controls
+        for kind, listed, current in (("videoinput", devices.list_video_inputs(), self._camera_id),
+                                      ("audioinput", devices.list_audio_inputs(), self._mic_id),
+                                      ("audiooutput", devices.list_audio_outputs(), self._speaker_id)):
+            controls.set_devices(kind, [(d.id, d.name) for d in listed], _pick(listed, current))
+        controls.set_screens([(d.id, d.name) for d in devices.list_screens()])
+
+    def _on_device_chosen(self, kind: str, device_id: str) -> None:
+        if self.bridge is not None:
+            self._spawn(self.bridge.switch_device(kind, device_id))
+
+    def _on_device_changed(self, kind: str, device_id: str) -> None:
+        """A switch happened (or failed): remember what is in use, check it in the menu."""
+        if kind == "videoinput":
+            self._camera_id = self._camera_device = device_id or self._camera_id
+        elif kind == "audioinput":
+            self._mic_id = self._mic_device = device_id or self._mic_id
+        else:
+            self._speaker_id = device_id or self._speaker_id
+        self.window.room_view.controls.set_current_device(kind, device_id)
+
+    def _on_screen_chosen(self, device_id: str) -> None:
+        self._screen_id = device_id
 
     def _on_bridge_error(self, code: int, message: str) -> None:
         view = self.window.room_view
@@ -459,7 +490,7 @@ class Session(QObject):
         if self.bridge is None:
             return
         if sharing:
-            self.bridge.start_screen_share()
+            self.bridge.start_screen_share(self._screen_id)
         else:
             self.bridge.stop_screen_share()
 

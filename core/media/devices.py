@@ -8,7 +8,8 @@ microphone when there is one; the synthetic ones follow, named as such.  Cameras
 are reached through PyAV's libavdevice (``v4l2``) via
 ``aiortc.contrib.media.MediaPlayer``, as is a recorded file standing in for one
 (``file:<path>``, looped); microphones and speakers through PulseAudio's
-clients or ALSA; screens through ``x11grab``.  Other platforms (avfoundation,
+clients or ALSA; screens through ``x11grab``.  ``$CONFAB_CAMERA_FILES`` lists
+recordings as cameras (for tests and demos on machines without one).  Other platforms (avfoundation,
 dshow) are not listed yet.
 
 Device ids are ``"<backend>:<name>"``: ``synthetic:camera``, ``v4l2:/dev/video0``,
@@ -162,9 +163,15 @@ def _audio(kind: DeviceKind) -> list[Device]:
         lambda: _alsa_pcms("capture" if kind == "audioinput" else "playback"))
 
 
+def _camera_files() -> list[Device]:
+    """Recordings named in ``$CONFAB_CAMERA_FILES`` (``os.pathsep``-separated), as cameras."""
+    paths = [p for p in os.environ.get("CONFAB_CAMERA_FILES", "").split(os.pathsep) if p]
+    return [Device(f"file:{p}", f"Recording {os.path.basename(p)}", "videoinput") for p in paths]
+
+
 def list_video_inputs() -> list[Device]:
-    """Cameras: V4L2 capture nodes, then the synthetic camera."""
-    return [*_safe(_v4l2_devices), SYNTHETIC_CAMERA]
+    """Cameras: V4L2 capture nodes, recordings standing in for cameras, then the synthetic camera."""
+    return [*_safe(_v4l2_devices), *_safe(_camera_files), SYNTHETIC_CAMERA]
 
 
 def list_audio_inputs() -> list[Device]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 # Before anything creates the QApplication (pytest-qt's ``qapp``).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "call"))  # pulseserver, as tests/group does
 
 from collections.abc import Callable  # noqa: E402
 
