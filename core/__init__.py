@@ -17,7 +17,9 @@ _MODULES = (
     "network_quality", "local_tracks", "join",
 )
 _EXTRA = {"RoomSignaling": "signaling", "EncodingParameters": "signaling", "Logger": "logger",
-          "BandwidthProfile": "connect_options", "VideoBandwidthProfile": "connect_options"}
+          "BandwidthProfile": "connect_options", "VideoBandwidthProfile": "connect_options",
+          "run_preflight": "preflight", "PreflightTest": "preflight", "PreflightTestReport": "preflight",
+          "is_supported": "support"}
 def _names() -> dict[str, str]:
     names: dict[str, str] = {}
     for module in _MODULES:
@@ -72,5 +74,6 @@ __all__ = [  # the public API; kept in step with the modules by tests/core/test_
     "NetworkQualityRecvStats", "NetworkQualityBandwidthStats", "NetworkQualityLatencyStats",
     "NetworkQualityFractionLostStats",
     "TwilioError", "error_from_code", "Logger", "BandwidthProfile", "VideoBandwidthProfile",
+    "run_preflight", "PreflightTest", "PreflightTestReport", "is_supported",
     *(name for name in _errors.__all__ if name not in ("ERRORS_BY_CODE", "TwilioError", "error_from_code")),
 ]

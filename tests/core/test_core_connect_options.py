@@ -94,3 +94,11 @@ def test_log_levels_set_the_loggers_behind_each_component() -> None:
     finally:
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_is_supported_names_the_codecs_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core import support
+
+    assert core.is_supported() is True and support.missing_codecs() == []
+    monkeypatch.setattr(support, "_NEEDED", {**support._NEEDED, "vp9x": ("no-such-codec",)})
+    assert support.missing_codecs() == ["vp9x"]
