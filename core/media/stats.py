@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..pins import require
 from ..stats import (
     LocalAudioTrackStats,
     LocalVideoTrackStats,
@@ -36,7 +37,9 @@ def _jitter_ms(value: Any, clock_rate: int | None) -> float | None:
 
 
 def _codec(transceiver: Any) -> tuple[str | None, int | None]:
-    codecs = getattr(transceiver, "_codecs", None) or []
+    """The negotiated codec: aiortc keeps it in the transceiver's private ``_codecs`` (no getStats
+    field has it); an AttributeError says at once if a release renames it."""
+    codecs = transceiver._codecs
     if not codecs:
         return None, None
     return codecs[0].mimeType.split("/", 1)[-1], codecs[0].clockRate
@@ -53,6 +56,7 @@ async def collect_stats(mesh: Any, fanouts: Mapping[tuple[str | None, str], Vide
     ``fanouts`` are keyed (peer, track id); a remote track's id is its m-line's msid, which
     the fan-out on the same aiortc track knows (aiortc's own ``track.id`` may be invented).
     """
+    require("aiortc", "core.media.stats (reads RTCRtpTransceiver._codecs)")
     now_ms = time.time() * 1000.0
     by_track = {id(f.track): (key[1], f) for key, f in fanouts.items()}
     local_tracks = getattr(local_participant, "_local_tracks", {}) if local_participant else {}
