@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -82,18 +82,9 @@ class _MeshRoomMedia:
         self.signaling = signaling
         signaling.media = self  # type: ignore[attr-defined]  # RoomSignaling declares no media attribute
         self.faults = OutgoingLoss()
-        self.mesh = MeshMedia(
-            send=lambda message: signaling.send_peer_connections([message]),
-            on_remote_track=self._remote_track,
-            on_remote_data=self._remote_data,
-            on_local_channel=self._local_channel,
-            on_connection_state=lambda pc_id, state: signaling.peer_connection_state(state, pc_id),
-            on_ice_state=lambda pc_id, state: signaling.ice_state(state, pc_id),
-            on_error=self._media_error,
-            configuration=configuration,
-            options=options,
-            faults=self.faults,
-        )
+        self._configuration, self._options = configuration, options
+        self._retired: set[asyncio.Task[None]] = set()  # closing meshes replaced by rebuild_media()
+        self.mesh = self._new_mesh()
         self.fanouts: dict[tuple[str | None, str], VideoFanout | AudioFanout] = {}  # (peer, track id)
         self.msp_channels: dict[str, RTCDataChannel] = {}
         self.p2p = PeerToPeerFeatures(signaling, self.mesh, self.stats)
@@ -102,6 +93,7 @@ class _MeshRoomMedia:
         self.local_participant: LocalParticipant | None = None
         signaling.on("peerConnections", self._peer_connections)
         signaling.on("stateChanged", self._state_changed)
+        signaling.on("rejoined", self.rebuild_media)
         signaling.on("encodingParametersChanged", lambda params: self.mesh.set_max_bitrates(
             params.max_audio_bitrate, params.max_video_bitrate))
         signaling.local_participant.on("localTrackAdded", lambda tsig: self._publish(tsig.id))
@@ -111,6 +103,58 @@ class _MeshRoomMedia:
         # While connecting, the first negotiations are awaited and their errors reject connect().
         self.negotiating: list[asyncio.Task[Any]] | None = []
         self.connect_errors: list[TwilioError] = []
+
+    def _new_mesh(self) -> MeshMedia:
+        """A MeshMedia whose events count only while it is ``self.mesh`` (see rebuild_media)."""
+        signaling = self.signaling
+        mesh: MeshMedia
+
+        def live(fn: Callable[..., None]) -> Callable[..., None]:
+            def call(*args: Any) -> None:
+                if self.mesh is mesh:
+                    fn(*args)
+            return call
+
+        mesh = MeshMedia(
+            send=live(lambda message: signaling.send_peer_connections([message])),
+            on_remote_track=live(self._remote_track),
+            on_remote_data=live(self._remote_data),
+            on_local_channel=self._local_channel,  # an old mesh still detaches its channels
+            on_error=live(self._media_error),
+            configuration=self._configuration,
+            options=self._options,
+            faults=self.faults,
+        )
+        return mesh
+
+    def rebuild_media(self) -> None:
+        """Drop every peer connection and remote track; publish the local tracks on new ones.
+
+        The shared "start the media over" entry point: after a rejoin (the server restarted,
+        ``rejoined``) the server's ``connected`` asks for new connections right after this.
+        Remote tracks are dropped at once (``media_track_removed``: subscribers see
+        ``trackUnsubscribed``); the old connections close in the background.
+        """
+        old, self.mesh = self.mesh, self._new_mesh()
+        self.p2p.mesh = self.mesh
+        self.msp_channels = {}
+        fanouts, self.fanouts = self.fanouts, {}
+        for (peer, track_id), fanout in fanouts.items():
+            self.signaling.media_track_removed(track_id, peer, fanout)
+        for track_id in list(self._track_listeners):
+            for emitter, event, listener in self._track_listeners.pop(track_id):
+                emitter.remove_listener(event, listener)
+        if self.local_participant is not None:
+            self.attach(self.local_participant)
+
+        async def retire() -> None:
+            await old.close()
+            for fanout in fanouts.values():
+                await fanout.stop()
+
+        task = asyncio.get_running_loop().create_task(retire())
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
 
     async def first_negotiation(self) -> None:
         """Wait for the offers the ``connected`` message asked for; raise the first failure (53400)."""
@@ -169,14 +213,14 @@ class _MeshRoomMedia:
         if kind == "video":
             fanout = VideoFanout(track, on_started=lambda: sig.media_started(track_id, peer),
                                  on_dimensions=lambda w, h: sig.media_dimensions(track_id, w, h, peer),
-                                 on_ended=lambda: self._drop_fanout((peer, track_id)))
+                                 on_ended=lambda: self._drop_fanout((peer, track_id), fanout))
         else:
             def on_level(level: Any) -> None:
                 sig.media_audio_level(track_id, level.level, peer)
                 self.p2p.audio_level(track_id, level.dbov)
 
             fanout = AudioFanout(track, on_started=lambda: sig.media_started(track_id, peer), on_level=on_level,
-                                 on_ended=lambda: self._drop_fanout((peer, track_id)))
+                                 on_ended=lambda: self._drop_fanout((peer, track_id), fanout))
         replaced = self.fanouts.pop((peer, track_id), None)
         if replaced is not None:
             asyncio.get_running_loop().create_task(replaced.stop())
@@ -184,12 +228,14 @@ class _MeshRoomMedia:
         fanout.start()
         sig.media_track_added(track_id, kind, fanout, peer)
 
-    def _drop_fanout(self, key: tuple[str | None, str]) -> None:
+    def _drop_fanout(self, key: tuple[str | None, str], only: Any = None) -> None:
+        if only is not None and self.fanouts.get(key) is not only:
+            return  # an old fanout ending after a newer one took its key
         fanout = self.fanouts.pop(key, None)
         if fanout is not None:
             if not fanout.ended:
                 asyncio.get_running_loop().create_task(fanout.stop())
-            self.signaling.media_track_removed(key[1], key[0])
+            self.signaling.media_track_removed(key[1], key[0], fanout)
 
     def _remote_data(self, label: str, channel: RTCDataChannel, peer: str | None) -> None:
         sig = self.signaling
@@ -200,7 +246,7 @@ class _MeshRoomMedia:
             self._msp_channel(label, msp, channel)
             return
         channel.on("message", lambda data: sig.data_message(label, data, peer))
-        channel.on("close", lambda: sig.media_track_removed(label, peer))
+        channel.on("close", lambda: sig.media_track_removed(label, peer, channel))
         sig.media_track_added(label, "data", channel, peer)
 
     # MSP (group rooms): JSON from the server's media-signaling channels
@@ -262,6 +308,8 @@ class _MeshRoomMedia:
     async def close(self) -> None:
         await self.p2p.close()
         await self.mesh.close()
+        for task in list(self._retired):
+            await task
         fanouts, self.fanouts = list(self.fanouts.values()), {}
         for fanout in fanouts:
             await fanout.stop()
@@ -360,7 +408,7 @@ async def connect(
     media.attach(local_participant)
 
     session = SignalingTransport(url, on_message=signaling.handle_message, on_state=signaling.transport_state,
-                                 sync_body=signaling.sync_message)
+                                 sync_body=signaling.sync_message, rejoin_body=signaling.rejoin_message)
     adapter.session = session
     body = signaling.connect_message(
         automatic_subscription=automatic_subscription, dominant_speaker=dominant_speaker,

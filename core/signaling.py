@@ -425,6 +425,9 @@ class RoomSignaling(EventEmitter):
         self._connected_waiter: asyncio.Future[None] | None = None
         #: Updates that arrived before ``connected`` (the server may send its subscribe offer first).
         self._early: list[protocol.ServerUpdate | protocol.Synced] = []
+        #: What ``connect_message`` was given, for the ``connect`` of a rejoin.
+        self._connect_options: dict[str, Any] = {}
+        self._rejoining = False
 
     # -- outgoing bodies -------------------------------------------------------------------
 
@@ -440,6 +443,10 @@ class RoomSignaling(EventEmitter):
         publisher: protocol.Publisher | None = None,
     ) -> protocol.Connect:
         """The RSP ``connect`` body carrying the current local snapshot (for the TCMP hello)."""
+        self._connect_options = dict(
+            automatic_subscription=automatic_subscription, dominant_speaker=dominant_speaker,
+            media_signaling=media_signaling, ice_servers=ice_servers, bandwidth_profile=bandwidth_profile,
+            publisher=publisher)
         snapshot = self.local_participant.snapshot()
         self._sent_revision = snapshot.revision
         channels: dict[str, Any] = dict(media_signaling or {})
@@ -461,6 +468,17 @@ class RoomSignaling(EventEmitter):
             media_signaling=channels or None,
             bandwidth_profile=dict(bandwidth_profile) if bandwidth_profile else None,
         )
+
+    def rejoin_message(self) -> protocol.Connect:
+        """The ``connect`` that joins this very room (by SID) again as a new session.
+
+        The transport sends it when the server no longer knows our session (it restarted);
+        its ``connected`` is then handled as a rejoin (:meth:`_handle_rejoined`).
+        """
+        self._rejoining = True
+        body = self.connect_message(**self._connect_options)
+        body.name = self.sid or self.name
+        return body
 
     def sync_message(self, peer_connections: Sequence[protocol.PeerConnectionMessage] = ()) -> protocol.Sync:
         """The RSP ``sync`` body the transport sends on each signaling-reconnect attempt."""
@@ -551,7 +569,9 @@ class RoomSignaling(EventEmitter):
         """Apply one decoded RSP server body."""
         if self.state == "disconnected":
             return
-        if isinstance(message, protocol.Connected):
+        if isinstance(message, protocol.Connected) and self._rejoining and self.state != "connecting":
+            self._handle_rejoined(message)
+        elif isinstance(message, protocol.Connected):
             self._handle_connected(message)
         elif isinstance(message, (protocol.ServerUpdate, protocol.Synced)) and self.state == "connecting":
             self._early.append(message)  # handled right after ``connected``, in order
@@ -592,6 +612,39 @@ class RoomSignaling(EventEmitter):
         early, self._early = self._early, []
         for queued in early:
             self.handle_message(queued)
+
+    def _handle_rejoined(self, message: protocol.Connected) -> None:
+        """Back in the room as a new session after a server restart.
+
+        The media is rebuilt from scratch (``rejoined`` event: the media layer drops every old
+        peer connection and republishes the local tracks on new ones); the server's revision
+        counters started again, so the snapshot in ``connected`` is taken whole: who is listed
+        is updated (or connected), who is not is disconnected, subscriptions follow the media.
+        """
+        self._rejoining = False
+        if message.sid != self.sid:
+            log.warning("rejoined room %s, expected %s", message.sid, self.sid)
+        self.session = message.session
+        self.session_timeout = message.options.session_timeout
+        if message.participant.sid != self.local_participant.sid:
+            log.warning("rejoined as %s (was %s)", message.participant.sid, self.local_participant.sid)
+            self.local_participant.sid = message.participant.sid
+        self._pending_peer_connections.clear()
+        self._ice_states.clear()
+        self._connection_states.clear()
+        self.emit("rejoined")
+        for publisher, track_id in list(self._media):
+            self.media_track_removed(track_id, publisher)
+        self._published_revision = self._subscribed_revision = self._recording_revision = 0
+        self._tombstones.clear()
+        for psig in self.participants.values():
+            psig.revision = 0
+        for tsig in self.local_participant.tracks.values():
+            entry = next((e for e in (message.published.tracks if message.published else []) if e.id == tsig.id), None)
+            if entry is not None and tsig.sid is not None and entry.sid != tsig.sid:
+                log.warning("track %s has a new SID after the rejoin: %s (was %s)", tsig.id, entry.sid, tsig.sid)
+        self._apply(message, full=True)
+        self._set_transport_connected()
 
     def _handle_synced(self, message: protocol.Synced) -> None:
         self.session = message.session or self.session
@@ -720,9 +773,13 @@ class RoomSignaling(EventEmitter):
         for tsig in self._tracks_on_media(track_id):
             self._reconcile(tsig)
 
-    def media_track_removed(self, track_id: str, publisher: str | None = None) -> None:
-        """The remote media track ended / the data channel closed."""
-        if self._media.pop((publisher, track_id), None) is None or self.state == "disconnected":
+    def media_track_removed(self, track_id: str, publisher: str | None = None, media: Any = None) -> None:
+        """The remote media track ended / the data channel closed (if given: this ``media`` only)."""
+        known = self._media.get((publisher, track_id))
+        if known is None or (media is not None and known.media is not media):
+            return
+        del self._media[(publisher, track_id)]
+        if self.state == "disconnected":
             return
         for tsig in self._tracks_on_media(track_id):
             self._reconcile(tsig)

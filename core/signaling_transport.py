@@ -4,6 +4,11 @@ States, as twilio-video.js's ``TwilioConnectionTransport``: ``connecting → con
 → disconnected``. While ``syncing`` it reconnects with back-off (80 ms, ×1.5, jitter) and
 resumes the session with ``sync``; updates sent meanwhile are queued and flushed on ``synced``.
 The window for that is the server's ``options.session_timeout``.
+
+When the server answers ``sync`` with 53002 (it restarted and does not know the session) the
+session *rejoins*: the next attempts send a fresh ``connect`` (``rejoin_body``) for the same
+room, and its ``connected`` goes to ``on_message`` like a ``synced`` would — the signaling
+layer rebuilds media and reconciles the room from it (docs/protocol.md §5).
 """
 
 from __future__ import annotations
@@ -33,7 +38,10 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 0.08
 BACKOFF_FACTOR = 1.5
-BACKOFF_MAX_S = 5.0
+#: Capped low so that a server back from a restart is found within a second or so.
+BACKOFF_MAX_S = 1.0
+#: ``sync`` answered with this: the server does not know the session (it restarted): rejoin.
+SESSION_UNKNOWN = 53002
 
 if TYPE_CHECKING:
     from .signaling import TransportState
@@ -60,6 +68,7 @@ class SignalingTransport:
         on_message: Callable[[p.ServerMessage], None],
         on_state: StateListener,
         sync_body: Callable[[], p.Sync],
+        rejoin_body: Callable[[], p.Connect] | None = None,
         heartbeat_ms: int = p.DEFAULT_HEARTBEAT_MS,
     ) -> None:
         self.url = url
@@ -69,6 +78,7 @@ class SignalingTransport:
         self._on_message = on_message
         self._on_state = on_state
         self._sync_body = sync_body
+        self._rejoin_body = rejoin_body
         self._heartbeat_ms = heartbeat_ms
         self._http = aiohttp.ClientSession()
         self._conn: TwilioConnection | None = None
@@ -159,12 +169,13 @@ class SignalingTransport:
         deadline = time.monotonic() + self.session_timeout_s
         delay = BACKOFF_START_S
         last_error: TwilioError = SignalingConnectionDisconnectedError()
+        rejoin = False
         while self.state == "syncing" and time.monotonic() < deadline:
             await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * BACKOFF_FACTOR, BACKOFF_MAX_S)
+            delay = min(max(delay, BACKOFF_START_S) * BACKOFF_FACTOR, BACKOFF_MAX_S)
+            body = self._rejoin_body() if rejoin and self._rejoin_body is not None else self._sync_body()
             try:
-                first = await asyncio.wait_for(self._open(self._sync_body()),
-                                               max(0.1, deadline - time.monotonic()))
+                first = await asyncio.wait_for(self._open(body), max(0.1, deadline - time.monotonic()))
             except (TimeoutError, TwilioError) as exc:
                 if isinstance(exc, TwilioError):
                     last_error = exc if exc.code not in (53000, 53001) else last_error
@@ -173,12 +184,30 @@ class SignalingTransport:
             if isinstance(first, p.Synced):
                 self._received(first)
                 return
+            if isinstance(first, p.Connected) and rejoin:
+                self._rejoined(first)
+                return
             error = error_of(first) or last_error
+            if not rejoin and self._rejoin_body is not None and error.code == SESSION_UNKNOWN:
+                log.info("the server does not know session %s: joining the room again", self.session)
+                rejoin, delay = True, 0.0
+                await self._close_connection()
+                continue
             self._on_message(first)
             self._end(error)
             return
         if self.state == "syncing":
             self._end(last_error)
+
+    def _rejoined(self, connected: p.Connected) -> None:
+        """A new session in the same room: nothing queued for the old one is sent."""
+        self.session = connected.session
+        self.session_timeout_s = float(connected.options.session_timeout)
+        self._queue.clear()
+        while not self._outbox.empty():
+            self._outbox.get_nowait()
+        self._on_message(connected)
+        self._set_state("connected", None)
 
     # --- sending -----------------------------------------------------------------------
 

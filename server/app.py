@@ -9,7 +9,9 @@ Used by the CLI, by the tests in-process, and by the desktop demo::
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,9 @@ from .store import Store
 from .tls import tls_context
 
 log = logging.getLogger(__name__)
+
+#: How often the store hears that the server is alive (a crash's participant end times).
+ALIVE_INTERVAL_S = 2.0
 
 
 @dataclass(eq=False)
@@ -102,6 +107,13 @@ class RunningServer:
         self.host = host
         self.port = port
         self._closed = False
+        self._alive: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._mark_alive())
+
+    async def _mark_alive(self) -> None:
+        """Record now and then that we are alive: after a crash, the end time of who was in a room."""
+        while True:
+            self.state.store.save_alive(time.time())
+            await asyncio.sleep(ALIVE_INTERVAL_S)
 
     @property
     def url(self) -> str:
@@ -130,12 +142,14 @@ class RunningServer:
                            ttl=ttl, room=room).to_jwt()
 
     async def close(self) -> None:
-        """End every room (recorded as completed), close every connection, stop."""
+        """Stop: close every connection; rooms stay in progress, resumable at the next start."""
         if self._closed:
             return
         self._closed = True
         state = self.state
-        state.registry.close_all()
+        if self._alive is not None:
+            self._alive.cancel()
+        state.registry.suspend_all()
         for connection in list(state.connections):
             connection.close()
         await self._runner.cleanup()
@@ -177,9 +191,7 @@ async def _start(config: ServerConfig, media_backend: Callable[[Room], MediaBack
     credentials = load_or_create(config.data_dir, account_sid=config.account_sid,
                                  api_key_sid=config.api_key_sid, api_key_secret=config.api_key_secret)
     store = Store(config.data_dir)
-    stale = await store.open()
-    if stale:
-        log.info("marked %d room(s) left in progress by the previous run completed", stale)
+    previous = await store.open()
     callbacks = StatusCallbacks(timeout_s=config.callback_timeout_s)
     callbacks.start()
     registry = RoomRegistry(config, credentials.account_sid, store, callbacks, backend_factory=media_backend)
@@ -195,5 +207,6 @@ async def _start(config: ServerConfig, media_backend: Callable[[Room], MediaBack
         await callbacks.close()
         await store.close()
         raise
+    registry.restore(previous)  # no await since the bind: nobody can connect before it
     bound = runner.addresses[0]
     return RunningServer(state, runner, config.host, int(bound[1]), lock)

@@ -11,11 +11,22 @@ Revisions (docs/protocol.md §3): each participant has a server-side ``revision`
 others see, bumped on every change of its state or tracks; each participant's
 ``published`` and ``subscribed`` snapshots carry their own revision, bumped when their
 content changes.
+
+A restart keeps rooms (docs/protocol.md §5): :meth:`RoomRegistry.suspend_all` (graceful stop)
+leaves every room ``in-progress`` and its participants ``reconnecting``; at the next start
+:meth:`RoomRegistry.restore` holds the rooms the store found unfinished, each former
+participant as a *placeholder* (``reconnecting``, no connection, no media) for the session
+timeout. A ``connect`` with a placeholder's identity takes it over — same participant SID,
+same track SIDs for the same track names — so the others see ``reconnecting`` →
+``reconnected``; a placeholder nobody takes over leaves at the timeout (its end time: when the
+previous run was last alive), and a room nobody came back to is completed then.
 """
+
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -62,7 +73,7 @@ from . import sids
 from .callbacks import StatusCallbacks, iso_timestamp
 from .config import ServerConfig
 from .mesh import MediaBackend, MeshRelay, Outbox
-from .store import Record, Store
+from .store import Previous, Record, Store, UnfinishedParticipant
 
 log = logging.getLogger(__name__)
 
@@ -202,8 +213,8 @@ class Track:
 
 
 class Participant:
-    def __init__(self, room: Room, identity: str, now: float) -> None:
-        self.sid = sids.new_sid(sids.PARTICIPANT)
+    def __init__(self, room: Room, identity: str, now: float, sid: str | None = None) -> None:
+        self.sid = sid or sids.new_sid(sids.PARTICIPANT)
         self.session = sids.new_sid("")  # 32 hex digits
         self.room = room
         self.identity = identity
@@ -225,6 +236,11 @@ class Participant:
         self.start_time = now
         self.end_time: float | None = None
         self.reconnect_timer: asyncio.TimerHandle | None = None
+        #: A placeholder from before a restart (no connection, no media) and when it was last seen.
+        self.restored = False
+        self.last_seen: float | None = None
+        #: Track SIDs to give back to tracks of these names (a participant taking over a placeholder).
+        self.track_sids: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<Participant {self.sid} {self.identity!r} {self.state}>"
@@ -283,8 +299,8 @@ class Participant:
 
 class Room:
     def __init__(self, account_sid: str, options: RoomOptions, *, ad_hoc: bool, now: float,
-                 max_tracks: int, backend: MediaBackend | None = None) -> None:
-        self.sid = sids.new_sid(sids.ROOM)
+                 max_tracks: int, backend: MediaBackend | None = None, sid: str | None = None) -> None:
+        self.sid = sid or sids.new_sid(sids.ROOM)
         self.account_sid = account_sid
         self.unique_name = options.unique_name or self.sid
         self.type = options.type
@@ -454,10 +470,76 @@ class RoomRegistry:
             room.timer.cancel()
             room.timer = None
 
-    def close_all(self) -> None:
-        """Server shutdown: end every room (records), closing connections without a message."""
+    # --- restarts -----------------------------------------------------------------------
+
+    def suspend_all(self) -> None:
+        """Graceful stop: every room stays ``in-progress``, every participant ``reconnecting``.
+
+        Connections close without a message (clients resume or join again at the next start).
+        """
+        now = self._clock()
         for room in list(self.rooms.values()):
-            self.complete_room(room, reason="server shutdown", notify=False)
+            self._cancel_timer(room)
+            for participant in room.participants.values():
+                if participant.reconnect_timer is not None:
+                    participant.reconnect_timer.cancel()
+                    participant.reconnect_timer = None
+                sink, participant.sink = participant.sink, None
+                if sink is not None:
+                    sink.close()
+                if not participant.restored:
+                    participant.state = "reconnecting"
+                    participant.date_updated = now
+                    self.store.save_participant(participant.record())
+            room.media.close()
+        self.store.save_alive(now)
+
+    def restore(self, previous: Previous) -> None:
+        """Hold the rooms the previous run left in progress for the session timeout."""
+        now = self._clock()
+        last_seen = previous.alive or now
+        for unfinished in previous.unfinished:
+            rec = unfinished.room
+            options = RoomOptions(
+                type=rec["type"], unique_name=rec["unique_name"], max_participants=rec["max_participants"],
+                status_callback=rec["status_callback"], status_callback_method=rec["status_callback_method"],
+                empty_room_timeout=rec["empty_room_timeout"], unused_room_timeout=rec["unused_room_timeout"],
+                media_region=rec["media_region"], record_participants_on_connect=rec["record_participants_on_connect"],
+                audio_only=rec["audio_only"], video_codecs=list(rec["video_codecs"]),
+                max_participant_duration=rec["max_participant_duration"])
+            ad_hoc = rec["empty_room_timeout"] == 0 and rec["unused_room_timeout"] == 0
+            room = Room(self.account_sid, options, ad_hoc=ad_hoc, now=rec["date_created"],
+                        max_tracks=rec["max_concurrent_published_tracks"], sid=rec["sid"])
+            room.date_updated = now
+            room.media = self._backend_factory(room)
+            self.rooms[room.sid] = room
+            self._by_name[room.unique_name] = room
+            for person in unfinished.participants:
+                self._placeholder(room, person, max(last_seen, person.record["date_updated"]))
+            room.timer = asyncio.get_running_loop().call_later(
+                self.config.session_timeout_s, functools.partial(self._end_if_abandoned, room))
+            log.info("room %s %r held after a restart (%d to come back)", room.sid, room.unique_name,
+                     len(room.participants))
+
+    def _placeholder(self, room: Room, person: UnfinishedParticipant, last_seen: float) -> None:
+        rec = person.record
+        placeholder = Participant(room, rec["identity"], rec["date_created"], sid=rec["sid"])
+        placeholder.state = "reconnecting"
+        placeholder.restored = True
+        placeholder.start_time = rec["start_time"]
+        placeholder.date_updated = rec["date_updated"]
+        placeholder.last_seen = last_seen
+        placeholder.track_sids = dict(person.track_sids)
+        room.participants[placeholder.sid] = placeholder
+
+    def _end_if_abandoned(self, room: Room) -> None:
+        """The session timeout after a restart: placeholders leave; nobody back → completed."""
+        room.timer = None
+        for placeholder in [q for q in room.participants.values() if q.restored]:
+            log.info("%s %r did not come back to room %s", placeholder.sid, placeholder.identity, room.sid)
+            self._remove(placeholder, self._clock(), end_if_empty=False, ended=placeholder.last_seen)
+        if not room.participants:
+            self.complete_room(room, reason="nobody came back after a restart")
 
     # --- joining ------------------------------------------------------------------------
 
@@ -504,12 +586,16 @@ class RoomRegistry:
         if len(others) >= room.max_participants:
             raise RoomMaxParticipantsExceededError()
         now = self._clock()
-        if previous is not None:
-            log.info("%s replaces %s in room %s (duplicate identity)", identity, previous.sid, room.sid)
-            self._remove(previous, now, end_if_empty=False, notify=p.Error(
-                code=53205, message=ParticipantDuplicateIdentityError.default_message))
-        self._cancel_timer(room)
-        participant = Participant(room, identity, now)
+        if previous is not None and previous.restored:
+            participant = self._take_over(previous, now)
+        else:
+            if previous is not None:
+                log.info("%s replaces %s in room %s (duplicate identity)", identity, previous.sid, room.sid)
+                self._remove(previous, now, end_if_empty=False, notify=p.Error(
+                    code=53205, message=ParticipantDuplicateIdentityError.default_message))
+            participant = Participant(room, identity, now)
+        if not any(q.restored for q in room.participants.values()):  # else: still waiting for them
+            self._cancel_timer(room)
         participant.sink = sink
         if body.subscribe is not None:
             participant.client_rules = _client_rules(body.subscribe)
@@ -522,7 +608,7 @@ class RoomRegistry:
         if body.participant is not None:
             participant.client_revision = body.participant.revision
             added, _, _ = self._apply_tracks(participant, body.participant, now)
-        outbox = room.media.join(participant.sid, [q.sid for q in others], body.peer_connections)
+        outbox = room.media.join(participant.sid, [q.sid for q in others if not q.restored], body.peer_connections)
         media_signaling = room.media.media_signaling(participant.sid, body.media_signaling or {})
         participant.send(p.Connected(
             session=participant.session, sid=room.sid, name=room.unique_name,
@@ -581,6 +667,18 @@ class RoomRegistry:
         for track in added:
             self._callback(room, "track-added", participant, track)
 
+    def _take_over(self, placeholder: Participant, now: float) -> Participant:
+        """A participant back after a restart: the placeholder's SIDs, a newer revision."""
+        room = placeholder.room
+        del room.participants[placeholder.sid]
+        participant = Participant(room, placeholder.identity, now, sid=placeholder.sid)
+        participant.revision = placeholder.revision + 1
+        participant.date_created = placeholder.date_created
+        participant.start_time = placeholder.start_time
+        participant.track_sids = placeholder.track_sids
+        log.info("%s %r is back in room %s after a restart", participant.sid, participant.identity, room.sid)
+        return participant
+
     def _apply_tracks(self, participant: Participant, state: p.LocalParticipantState,
                       now: float) -> tuple[list[Track], list[Track], bool]:
         """Diff the client's track list against the published one. Returns (added, removed, changed)."""
@@ -621,8 +719,8 @@ class RoomRegistry:
                 participant.failed[tid] = p.ErrorBody(code=err.code, message=err.message)
                 continue
             participant.failed.pop(tid, None)
-            track = Track(sids.new_sid(sids.TRACK), tid, t.name, t.kind, t.enabled, t.priority,
-                          participant, now, now)
+            track = Track(participant.track_sids.pop(t.name, "") or sids.new_sid(sids.TRACK), tid, t.name,
+                          t.kind, t.enabled, t.priority, participant, now, now)
             participant.tracks[tid] = track
             self.track_count += 1
             self.store.save_track(track.record("published"))
@@ -663,7 +761,7 @@ class RoomRegistry:
         self._remove(participant, self._clock(), notify=notify)
 
     def _remove(self, participant: Participant, now: float, *, notify: msgspec.Struct | None = None,
-                broadcast: bool = True, end_if_empty: bool = True) -> None:
+                broadcast: bool = True, end_if_empty: bool = True, ended: float | None = None) -> None:
         room = participant.room
         if participant.reconnect_timer is not None:
             participant.reconnect_timer.cancel()
@@ -672,7 +770,7 @@ class RoomRegistry:
         self.sessions.pop(participant.session, None)
         participant.state = "disconnected"
         participant.revision += 1
-        participant.end_time = now
+        participant.end_time = now if ended is None else ended
         participant.date_updated = now
         for track in list(participant.tracks.values()):
             track.date_updated = now
@@ -753,6 +851,12 @@ class RoomRegistry:
             self._callback(room, "track-added", participant, track)
         log.info("%s %r resumed in room %s", participant.sid, participant.identity, room.sid)
         return participant
+
+    def resume_refused(self, session: str) -> None:
+        """A ``sync`` for ``session`` was refused (its token expired, ...): the participant leaves now."""
+        participant = self.sessions.get(session)
+        if participant is not None and participant.active:
+            self.disconnect(participant, reason="resume refused")
 
     # --- REST subscribe rules -------------------------------------------------------------
 

@@ -253,7 +253,11 @@ class Connection:
             claims = self._verify(body.token)
             self.participant = registry.connect(claims, body, self)
         elif isinstance(body, p.Sync):
-            claims = self._verify(body.token)
+            try:
+                claims = self._verify(body.token)
+            except TwilioError:
+                registry.resume_refused(body.session)  # e.g. 20104: it leaves now, not at the timeout
+                raise
             self.participant = registry.sync(claims, body, self)
 
 

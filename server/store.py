@@ -4,6 +4,11 @@ One connection lives on one worker thread; every operation is queued to it in or
 the event loop never waits on disk for a write (``save_*`` return at once) and a read
 (``await get_*``) sees every write queued before it. Records are plain dicts whose keys
 are the Twilio REST field names; times are UNIX seconds (floats), formatted by ``rest``.
+
+Rooms a previous run left ``in-progress`` (a graceful stop, or a crash) are not ended at
+``open()``: it returns them as :class:`Unfinished` so that the registry can hold them for the
+session timeout, for their participants to join again (docs/protocol.md §5). ``meta.alive``
+(written every few seconds and at a stop) says when the previous run was last known alive.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,6 +79,10 @@ CREATE TABLE IF NOT EXISTS tracks (
     date_updated REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tracks_by_participant ON tracks (participant_sid, date_created);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS subscribe_rules (
     participant_sid TEXT PRIMARY KEY,
     room_sid TEXT NOT NULL,
@@ -109,6 +119,31 @@ def _decode(row: sqlite3.Row) -> Record:
     return out
 
 
+@dataclass
+class UnfinishedParticipant:
+    """A participant still in a room when the previous run stopped, and its tracks by name → SID."""
+
+    record: Record
+    track_sids: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Unfinished:
+    """A room the previous run left in progress, with who was in it."""
+
+    room: Record
+    participants: list[UnfinishedParticipant] = field(default_factory=list)
+
+
+@dataclass
+class Previous:
+    """What ``open()`` found of the previous run."""
+
+    unfinished: list[Unfinished] = field(default_factory=list)
+    #: When it was last known alive (UNIX seconds; None for a new database).
+    alive: float | None = None
+
+
 class Store:
     """The database file ``confab.sqlite3`` in the data directory."""
 
@@ -122,14 +157,16 @@ class Store:
 
     # --- lifecycle ------------------------------------------------------------------
 
-    async def open(self) -> int:
-        """Create the schema; mark rooms left in progress by a previous run completed.
+    async def open(self) -> Previous:
+        """Create the schema; return the rooms a previous run left in progress.
 
-        Returns how many such rooms were closed.
+        Their participants are recorded ``reconnecting`` and their tracks ``unpublished``
+        (whoever comes back publishes again); the registry completes each room unless somebody
+        joins it again within the session timeout.
         """
         return await self._call(self._open)
 
-    def _open(self) -> int:
+    def _open(self) -> Previous:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.row_factory = sqlite3.Row
@@ -137,24 +174,29 @@ class Store:
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
         self._db = db
-        return self._close_stale(time.time())
+        return self._previous(time.time())
 
-    def _close_stale(self, now: float) -> int:
+    def _previous(self, now: float) -> Previous:
         assert self._db is not None
         db = self._db
+        alive = db.execute("SELECT value FROM meta WHERE key='alive'").fetchone()
+        previous = Previous(alive=alive[0] if alive else None)
         with db:
             db.execute("BEGIN")
-            db.execute(
-                "UPDATE participants SET status='disconnected', date_updated=?, end_time=?,"
-                " duration=CAST(MAX(0, ? - start_time) AS INTEGER) WHERE status != 'disconnected'",
-                (now, now, now))
-            db.execute("UPDATE tracks SET status='unpublished', date_updated=? WHERE status='published'",
-                       (now,))
-            cur = db.execute(
-                "UPDATE rooms SET status='completed', date_updated=?, end_time=?,"
-                " duration=CAST(MAX(0, ? - date_created) AS INTEGER) WHERE status='in-progress'",
-                (now, now, now))
-            return cur.rowcount
+            for room in self._query("SELECT * FROM rooms WHERE status='in-progress' ORDER BY date_created", ()):
+                unfinished = Unfinished(room)
+                for person in self._query("SELECT * FROM participants WHERE room_sid=? AND status!='disconnected'"
+                                          " ORDER BY date_created", (room["sid"],)):
+                    tracks = self._query("SELECT sid, name FROM tracks WHERE participant_sid=? AND"
+                                         " status='published'", (person["sid"],))
+                    person["status"] = "reconnecting"
+                    unfinished.participants.append(
+                        UnfinishedParticipant(person, {t["name"]: t["sid"] for t in tracks}))
+                previous.unfinished.append(unfinished)
+            db.execute("UPDATE participants SET status='reconnecting' WHERE status NOT IN"
+                       " ('disconnected', 'reconnecting')")
+            db.execute("UPDATE tracks SET status='unpublished', date_updated=? WHERE status='published'", (now,))
+        return previous
 
     async def close(self) -> None:
         if self._closed:
@@ -209,6 +251,14 @@ class Store:
 
     def save_subscribe_rules(self, record: Record) -> None:
         self._submit(self._upsert, "subscribe_rules", dict(record))
+
+    def save_alive(self, when: float) -> None:
+        """The server is alive at ``when`` (a participant's end time if it crashes after)."""
+        self._submit(self._execute, "INSERT OR REPLACE INTO meta (key, value) VALUES ('alive', ?)", (when,))
+
+    def _execute(self, sql: str, args: tuple[Any, ...]) -> None:
+        assert self._db is not None
+        self._db.execute(sql, args)
 
     async def flush(self) -> None:
         """Wait until every queued write is on disk (tests, shutdown)."""

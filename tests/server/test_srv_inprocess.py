@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from core import protocol as p
@@ -28,10 +30,14 @@ async def test_start_server_in_process(tmp_path) -> None:
         await running.close()
     await a.close()
     await b.close()
-    # Data survives in the directory: a second start sees the completed room.
-    again = await start_server("127.0.0.1", 0, tmp_path)
+    # Data survives in the directory: a second start holds the room for the session timeout
+    # (its participants may come back), then completes it.
+    again = await start_server("127.0.0.1", 0, tmp_path, session_timeout_s=0.5)
     try:
         assert again.credentials.account_sid == running.credentials.account_sid
+        rec = await again.state.store.get_room("demo")
+        assert rec is not None and rec["status"] == "in-progress"
+        await asyncio.sleep(0.8)
         rec = await again.state.store.get_room("demo")
         assert rec is not None and rec["status"] == "completed"
     finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import time
+from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp import web
@@ -120,7 +122,7 @@ async def test_status_callback_get_and_failures_do_not_block(server, http, clien
 
 
 async def test_records_survive_restart(server_factory) -> None:
-    s = server_factory()  # no --dev
+    s = server_factory("--session-timeout", "1")  # no --dev
     data_dir = s.data_dir
     async with aiohttp.ClientSession(s.url, headers=s.auth_headers) as http:
         async with http.post("/dev/token", json={"identity": "x"}) as r:
@@ -138,10 +140,11 @@ async def test_records_survive_restart(server_factory) -> None:
         b = await RspClient.open(s.url)
         cb = await b.connect(s.token("bob"), live_name, tracks=[track("cam", "video")])
         await asyncio.sleep(0.3)  # queued writes reach the disk
+        killed = time.time()
         s.stop(signal.SIGKILL)  # dies with `live` in progress
         await b.close()
 
-    s2 = server_factory(data_dir=data_dir)
+    s2 = server_factory("--session-timeout", "1", data_dir=data_dir)
     assert s2.credentials()["account_sid"] == done["account_sid"]  # same credentials
     async with aiohttp.ClientSession(s2.url, headers=s2.auth_headers) as http:
         async with http.get(f"/v1/Rooms/{done['sid']}") as r:
@@ -153,12 +156,20 @@ async def test_records_survive_restart(server_factory) -> None:
         assert [(x["sid"], x["identity"], x["status"]) for x in people] == [
             (ca.participant.sid, "alice", "disconnected")]
         assert people[0]["duration"] is not None
-        # The room that was in progress when the server died is completed now, and so is bob.
+        # The room that was in progress when the server died is held for the session timeout
+        # (bob may come back), then completed, and bob left when the server was last alive.
+        async with http.get(f"/v1/Rooms/{live['sid']}") as r:
+            assert (await r.json())["status"] == "in-progress"
+        async with http.get(f"/v1/Rooms/{live['sid']}/Participants/bob") as r:
+            assert (await r.json())["status"] == "reconnecting"
+        await asyncio.sleep(1.5)
         async with http.get(f"/v1/Rooms/{live['sid']}") as r:
             assert (await r.json())["status"] == "completed"
         async with http.get(f"/v1/Rooms/{live['sid']}/Participants/bob") as r:
             bob = await r.json()
         assert (bob["sid"], bob["status"]) == (cb.participant.sid, "disconnected") and bob["end_time"]
+        ended = datetime.strptime(bob["end_time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+        assert killed - 3 <= ended <= killed + 1  # not the restart's time
         async with http.get("/v1/Rooms", params={"Status": "completed"}) as r:
             listed = {x["sid"] for x in (await r.json())["rooms"]}
         assert {done["sid"], live["sid"]} <= listed
