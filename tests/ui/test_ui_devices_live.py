@@ -9,8 +9,10 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 import pulseserver
+import xserver
 from recorded import Chroma, record_clip
 from uilive import Live, save_artifact
 
@@ -100,3 +102,43 @@ def test_join_screen_capture_is_atomic(qtbot: Any, tmp_path: Path) -> None:
     with av.open(str(target)) as image:
         frame = next(image.decode(video=0))
     assert frame.width >= 640 and frame.height >= 400 and np.asarray(frame.to_ndarray()).any()
+
+
+@pytest.mark.skipif(not xserver.available(), reason="needs Xvfb and libX11")
+def test_screen_picker_shares_the_chosen_window(
+        run_live: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    display = xserver.Xvfb((320, 240))
+    monkeypatch.setenv("DISPLAY", display.display)  # x11grab's display; Qt itself stays offscreen
+    display.paint_root((255, 128, 0))
+    display.window("Slides", (0, 128, 128), (20, 20, 160, 120))
+
+    async def scenario(live: Live) -> None:
+        ada = await live.bot("ada")
+        assert await live.join("Me")
+        controls = live.window.room_view.controls
+        names = [a.text() for a in controls.screen_menu.actions()]
+        assert names == ["Entire screen (320x240)", "Window: Slides (160x120)", "Synthetic screen"]
+        qtbot.mouseClick(controls.screen_button, Qt.MouseButton.LeftButton)
+        assert controls.screen_menu.isVisible() and not controls.screen_sharing  # asks first
+        controls.screen_menu.actions()[1].trigger()
+        controls.screen_menu.hide()
+        me = await live.until(lambda: live.me_as_seen_by(ada), what="ada to see us")
+        shared = await live.until(lambda: next((p.track for p in me.video_tracks.values()
+                                                if p.track_name == "screen" and p.track is not None), None),
+                                  what="ada to subscribe to our screen")
+        seen = Chroma()
+        shared.add_sink(seen)
+        frames: list[Any] = []
+        shared.add_sink(frames.append)
+        await live.until(lambda: frames and frames[-1].width == 160, what="the window's frames", timeout=15)
+        teal_v = 128 + (0.439 * 0 - 0.368 * 128 - 0.071 * 128) * 219 / 255  # BT.601 V of (0,128,128)
+        assert abs(seen.v - teal_v) < 12 and controls.screen_sharing
+        tile = live.window.room_view.tile(f"{live.local_sid}:screen")
+        assert tile is not None
+        await live.until(lambda: tile.painted_frames > 0, what="our screen self-view")
+        save_artifact(live.window, "screen-share-local.png")
+
+    try:
+        run_live(scenario)
+    finally:
+        display.close()
