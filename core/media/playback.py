@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import fractions
+import glob
 import logging
 import os
 import threading
@@ -41,12 +42,18 @@ def ensure_alsa_config() -> None:
     build prefix (``/tmp/vendor/share/alsa``), so even the ``default`` and
     ``null`` PCMs are unknown until ``ALSA_CONFIG_DIR``/``ALSA_CONFIG_PATH``
     name the system files.  Sets each only when unset and the system directory
-    exists; must run before the process first uses ALSA.
+    exists; must run before the process first uses ALSA. ``ALSA_PLUGIN_DIR`` names the system
+    plugins too: with PulseAudio installed, the system configuration's hook loads
+    ``libasound_module_conf_pulse.so``, and failing to find it under the wheel's prefix makes
+    every PCM, ``null`` included, unknown.
     """
     conf = os.path.join(_SYSTEM_ALSA_DIR, "alsa.conf")
     if os.path.exists(conf):
         os.environ.setdefault("ALSA_CONFIG_DIR", _SYSTEM_ALSA_DIR)
         os.environ.setdefault("ALSA_CONFIG_PATH", conf)
+        plugins = sorted(glob.glob("/usr/lib/*/alsa-lib")) + sorted(glob.glob("/usr/lib/alsa-lib"))
+        if plugins:
+            os.environ.setdefault("ALSA_PLUGIN_DIR", plugins[0])
 
 
 class AudioPlayback:

@@ -29,6 +29,7 @@ from typing import Any, Generic, NamedTuple, Self, TypeVar
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from .freezes import FreezeCounter
 from .levels import SILENCE_DBOV, AudioLevel, frame_level
 
 __all__ = [
@@ -205,6 +206,8 @@ class VideoFanout(_Fanout):
         super().__init__(track, on_started=on_started, on_ended=on_ended, fps_window=fps_window)
         self._on_dimensions = on_dimensions
         self._slots: dict[FrameSink, _Slot] = {}
+        #: Freezes of this video as webrtc-stats counts them (a pause while disabled counts too).
+        self.freezes = FreezeCounter()
         self.latest_frame: av.VideoFrame | None = None
         self.width: int | None = None
         self.height: int | None = None
@@ -274,6 +277,7 @@ class VideoFanout(_Fanout):
 
     def _handle(self, frame: av.VideoFrame) -> None:
         self.latest_frame = frame
+        self.freezes.frame(time.monotonic())
         if (frame.width, frame.height) != (self.width, self.height):
             self.width, self.height = frame.width, frame.height
             _call_safely(self._on_dimensions, frame.width, frame.height)

@@ -58,7 +58,8 @@ async def collect_stats(mesh: Any, fanouts: Mapping[tuple[str | None, str], Vide
     """
     require("aiortc", "core.media.stats (reads RTCRtpTransceiver._codecs)")
     now_ms = time.time() * 1000.0
-    by_track = {id(f.track): (key[1], f) for key, f in fanouts.items()}
+    # a fan-out reads a relay (``relay.RelayTrack``) over the receiver's own track
+    by_track = {id(getattr(f.track, "source", f.track)): (key[1], f) for key, f in fanouts.items()}
     local_tracks = getattr(local_participant, "_local_tracks", {}) if local_participant else {}
     reports: list[StatsReport] = []
     for pc_id, session in mesh.sessions().items():
@@ -116,6 +117,7 @@ async def collect_stats(mesh: Any, fanouts: Mapping[tuple[str | None, str], Vide
                     video = fanout if isinstance(fanout, VideoFanout) else None
                     report.remote_video_track_stats.append(RemoteVideoTrackStats(
                         **common, dimensions=_dimensions(video.dimensions if video else None),
-                        frame_rate=video.fps if video else None))
+                        frame_rate=video.fps if video else None,
+                        freeze_count=video.freezes.count if video else None))
         reports.append(report)
     return reports

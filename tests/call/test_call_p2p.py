@@ -256,3 +256,28 @@ async def test_video_heals_right_after_a_media_outage(join) -> None:  # type: ig
     # is reported, not required (tests/media/test_frames.py pins the asking). aiortc's own
     # buffer took seconds either way.
     assert recovery < 1.5, (recovery, keyframe_requests)
+
+
+async def test_freeze_count_counts_a_video_outage_and_only_that(join) -> None:  # type: ignore[no-untyped-def]
+    from core.media.faults import outgoing_loss
+
+    publisher = await join("publisher", tracks=[camera("publisher", 160, 120, 15)])
+    viewer = await join("viewer")
+    await until(lambda: (t := subscribed(viewer, "publisher", "video")) is not None and t.is_started)
+
+    async def freezes() -> int:
+        counts = [s.freeze_count for r in await viewer.get_stats() for s in r.remote_video_track_stats]
+        assert len(counts) == 1 and counts[0] is not None
+        return int(counts[0])
+
+    await asyncio.sleep(2.5)  # steady 15 fps
+    assert await freezes() == 0
+    loss = outgoing_loss(publisher)
+    loss.set_fraction(1.0)
+    await asyncio.sleep(1.0)  # 15 frames never sent
+    loss.set_fraction(0.0)
+    for _ in range(100):  # until the video heals (a keyframe request away)
+        if await freezes():
+            break
+        await asyncio.sleep(0.1)
+    assert await freezes() == 1
