@@ -196,10 +196,12 @@ async def _start(config: ServerConfig, media_backend: Callable[[Room], MediaBack
     callbacks.start()
     registry = RoomRegistry(config, credentials.account_sid, store, callbacks, backend_factory=media_backend)
     state = ServerState(config, credentials, store, callbacks, registry)
-    runner = web.AppRunner(create_app(state), access_log=None, handle_signals=False)
+    # keepalive_timeout also closes a connection that never completes a request (half-open).
+    runner = web.AppRunner(create_app(state), access_log=None, handle_signals=False,
+                           keepalive_timeout=config.idle_timeout_s)
     try:
         await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=1.0,
+        site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=1.0, backlog=config.listen_backlog,
                            ssl_context=tls_context(config.tls_cert, config.tls_key))
         await site.start()
     except BaseException:

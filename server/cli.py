@@ -78,6 +78,14 @@ def _server_parser() -> argparse.ArgumentParser:
                     help="signaling WebSockets open at once (53006 beyond; default %(default)s)")
     ap.add_argument("--max-connections-per-address", type=int, default=d.max_connections_per_address,
                     help="signaling WebSockets from one address (53006 beyond; default %(default)s)")
+    ap.add_argument("--max-messages-per-second", type=float, default=d.max_messages_per_s, metavar="N",
+                    help=f"signaling frames one client may send a second (burst {d.message_burst}; "
+                         "53004 beyond; default %(default)s)")
+    ap.add_argument("--send-timeout", type=float, default=d.send_timeout_s, metavar="S",
+                    help="a client that reads nothing we send for S seconds is cut off (default %(default)s)")
+    ap.add_argument("--idle-timeout", type=float, default=d.idle_timeout_s, metavar="S",
+                    help="close TCP connections with no complete HTTP request after S seconds "
+                         "(half-open sockets; default %(default)s)")
     turn = ap.add_argument_group("TURN (clients behind NAT or with ice_transport_policy='relay')")
     turn.add_argument("--turn-url", action="append", default=[], metavar="URL",
                       help="a TURN server to hand to clients, e.g. turn:turn.example.org:3478?transport=udp "
@@ -229,7 +237,8 @@ def _serve(argv: list[str]) -> int:
         ap.error(f"--log-level: unknown level {args.log_level!r} (DEBUG, INFO, WARNING, ERROR)")
     for flag in ("session_timeout", "heartbeat_min_ms", "heartbeat_max_ms", "timeout_unit_seconds",
                  "max_tracks_per_participant", "max_tracks_per_room", "max_server_tracks", "max_rooms",
-                 "max_connections", "max_connections_per_address"):
+                 "max_connections", "max_connections_per_address", "max_messages_per_second",
+                 "send_timeout", "idle_timeout"):
         if getattr(args, flag) < 0:
             ap.error(f"--{flag.replace('_', '-')} must not be negative")
     if args.heartbeat_min_ms > args.heartbeat_max_ms:
@@ -250,7 +259,8 @@ def _serve(argv: list[str]) -> int:
         max_rooms=args.max_rooms, max_connections=args.max_connections,
         max_connections_per_address=args.max_connections_per_address,
         turn_urls=tuple(args.turn_url), turn_secret=args.turn_secret, turn_secret_file=args.turn_secret_file,
-        turn_ttl_s=args.turn_ttl, tls_cert=args.tls_cert, tls_key=args.tls_key)
+        max_messages_per_s=args.max_messages_per_second, send_timeout_s=args.send_timeout,
+        idle_timeout_s=args.idle_timeout, turn_ttl_s=args.turn_ttl, tls_cert=args.tls_cert, tls_key=args.tls_key)
     try:
         asyncio.run(_run(config))
     except KeyboardInterrupt:

@@ -32,8 +32,20 @@ class ServerConfig:
     missed_heartbeats: int = 3
     #: How long a new WebSocket may take to send its ``hello`` / its first RSP message.
     handshake_timeout_s: float = 15.0
-    #: Messages queued to one slow client before it is dropped.
+    #: Messages, and bytes, queued to one slow client before it is dropped (its socket cut).
     max_send_queue: int = 2000
+    max_send_buffer_bytes: int = 4 << 20
+    #: A client that takes nothing we send for this long (it never reads) is dropped likewise.
+    send_timeout_s: float = 10.0
+    #: Frames a client may send a second, sustained, and at once; beyond, 53004 and it is cut off.
+    max_messages_per_s: float = 50.0
+    message_burst: int = 200
+    #: A TCP connection without a complete HTTP request for this long is closed (half-open
+    #: sockets, slow headers, idle keep-alive); an open WebSocket is not affected.
+    idle_timeout_s: float = 10.0
+    #: Connections the kernel may hold for accept(): a burst beyond it (a thousand at once) has
+    #: its connects dropped, bystanders' included (aiohttp's default is 128).
+    listen_backlog: int = 1024
     #: Signaling WebSockets open at once, in all and from one address; beyond either the
     #: upgrade is refused with HTTP 503 and ``{"code": 53006}`` (Video server is busy).
     max_connections: int = 4096

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from core.errors import (
 )
 from core.token import identity_of, verify_access_token
 
+from .ratelimit import TokenBucket
 from .turn import TurnCredentials
 
 if TYPE_CHECKING:
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 #: aiohttp refuses (close 1009) frames beyond this; up to it we answer 53004 ourselves.
 WS_HARD_LIMIT = 4 * p.MAX_MESSAGE_BYTES
 _HEARTBEAT = p.encode(p.Heartbeat())
+#: The kernel send buffer of a signaling socket (Linux doubles it). Signaling is small; without a
+#: bound, autotuning lets a client that never reads park megabytes in the kernel.
+SOCKET_SEND_BUFFER = 128 * 1024
 #: How long a server-initiated close waits for the client's close frame.
 CLOSE_TIMEOUT_S = 2.0
 
@@ -50,11 +55,15 @@ class ProtocolViolation(Exception):
 class Connection:
     """A signaling WebSocket and, once joined, the ``Sink`` of its participant."""
 
-    def __init__(self, state: ServerState, ws: web.WebSocketResponse, peer: str) -> None:
+    def __init__(self, state: ServerState, ws: web.WebSocketResponse, peer: str,
+                 transport: asyncio.Transport | None = None) -> None:
         self.state = state
         self.config = state.config
         self.ws = ws
         self.peer = peer
+        self._transport = transport  # cut at once when the client stops reading
+        self._queued_bytes = 0
+        self._rate = TokenBucket(self.config.max_messages_per_s, self.config.message_burst)
         self.address = peer.split("#", 1)[0]  # the client's IP address (connection caps)
         self.phase = "new"
         self.participant: Participant | None = None
@@ -83,12 +92,21 @@ class Connection:
     def _enqueue(self, frame: bytes) -> None:
         if self._closing:
             return
-        if self._queue.qsize() >= self.config.max_send_queue:
-            log.warning("%s: send queue overflow, dropping the connection", self.peer)
-            self._closing = True
-            asyncio.get_running_loop().create_task(self.ws.close(code=1011, message=b"send queue overflow"))
+        if self._queue.qsize() >= self.config.max_send_queue or \
+                self._queued_bytes + len(frame) > self.config.max_send_buffer_bytes:
+            self._cut("send queue overflow")
             return
+        self._queued_bytes += len(frame)
         self._queue.put_nowait(frame)
+
+    def _cut(self, reason: str) -> None:
+        """Drop a client that does not read what we send: its socket closes now, unflushed."""
+        log.warning("%s: %s, dropping the connection", self.peer, reason)
+        self._closing = True
+        if self._transport is not None:
+            self._transport.abort()  # the reader ends, run() cleans up
+        else:
+            asyncio.get_running_loop().create_task(self.ws.close(code=1011, message=reason.encode()))
 
     def _fail(self, error: TwilioError, *, keep_session: bool = False) -> None:
         """Send RSP ``error`` and close; the participant leaves unless ``keep_session``."""
@@ -127,9 +145,14 @@ class Connection:
                 frame = await self._queue.get()
                 if frame is None:
                     break
+                self._queued_bytes -= len(frame)
                 if ws.closed:
                     return
-                await ws.send_str(frame.decode("utf-8"))
+                try:
+                    await asyncio.wait_for(ws.send_str(frame.decode("utf-8")), self.config.send_timeout_s)
+                except TimeoutError:
+                    self._cut(f"nothing taken for {self.config.send_timeout_s:g} s")
+                    return
             if not ws.closed:
                 await ws.close(code=1000)
         except (TimeoutError, ConnectionError, RuntimeError) as exc:
@@ -171,6 +194,11 @@ class Connection:
             if self._closing:
                 continue  # draining; the writer closes the socket
             self._last_received = time.monotonic()
+            if not self._rate.take():
+                self._fail(SignalingOutgoingMessageInvalidError(
+                    f"Too many signaling messages: more than {self.config.max_messages_per_s:g} a second"))
+                log.warning("%s: message flood, cut off (53004)", self.peer)
+                continue
             try:
                 if message.type == WSMsgType.TEXT:
                     data = message.data.encode("utf-8", "surrogatepass")
@@ -278,8 +306,11 @@ async def handle_signaling(request: web.Request) -> web.StreamResponse:
         busy = SignalingServerBusyError()
         return web.json_response({"code": busy.code, "message": busy.message, "status": 503}, status=503)
     await ws.prepare(request)
+    sock = request.transport.get_extra_info("socket") if request.transport is not None else None
+    if sock is not None:  # a fixed kernel buffer: a client that stops reading is noticed within it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER)
     peer = f"{address}#{id(ws) & 0xffff:04x}"
-    connection = Connection(state, ws, peer)
+    connection = Connection(state, ws, peer, request.transport)
     state.connections.add(connection)
     try:
         await connection.run()

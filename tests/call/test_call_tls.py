@@ -37,7 +37,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 and localhost signed by its own key: (cert.pem, key.pem)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "confab test server")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))
@@ -72,8 +72,8 @@ async def test_a_client_told_to_trust_the_certificate_joins_over_wss(tls_server:
     monkeypatch.setenv(CA_FILE_ENV, str(cert[0]))
     creds = tls_server.credentials
     context = ssl.create_default_context(cafile=str(cert[0]))
-    async with aiohttp.ClientSession(tls_server.url, auth=aiohttp.BasicAuth(creds.api_key_sid, creds.api_key_secret),
-                                     connector=aiohttp.TCPConnector(ssl=context)) as http:
+    auth = {"Authorization": aiohttp.encode_basic_auth(creds.api_key_sid, creds.api_key_secret)}
+    async with aiohttp.ClientSession(tls_server.url, headers=auth, connector=aiohttp.TCPConnector(ssl=context)) as http:
         async with http.post("/v1/Rooms", data={"UniqueName": "secure"}) as r:
             assert r.status == 201 and (await r.json())["url"].startswith("https://")
     async with joiner(tls_server, "secure") as join:

@@ -51,8 +51,8 @@ async def test_without_turn_no_ice_servers_and_enable_turn_is_false(tmp_path: Pa
         iced = await _iced(running.url, running.token("bob"))
         assert isinstance(iced, p.Iced) and iced.ice_servers == []
         creds = running.credentials
-        async with aiohttp.ClientSession(running.url, auth=aiohttp.BasicAuth(creds.api_key_sid,
-                                                                            creds.api_key_secret)) as http:
+        async with aiohttp.ClientSession(running.url, headers={"Authorization": aiohttp.encode_basic_auth(
+                                         creds.api_key_sid, creds.api_key_secret)}) as http:
             async with http.post("/v1/Rooms", data={"UniqueName": "plain"}) as r:
                 assert (await r.json())["enable_turn"] is False
     finally:
