@@ -76,7 +76,9 @@ def test_region_warnings_and_rtc_configuration() -> None:
 
 
 def test_log_levels_set_the_loggers_behind_each_component() -> None:
-    saved = {n: logging.getLogger(n).level for n in ("core", "confab", "core.signaling", "core.media", "aiortc")}
+    from core.logger import _COMPONENTS
+
+    saved = {n: logging.getLogger(n).level for names in _COMPONENTS.values() for n in names}
     try:
         assert log_levels("info") == dict.fromkeys(("default", "signaling", "media", "webrtc"), "info")
         apply_log_level({"default": "error", "signaling": "debug"})
