@@ -122,3 +122,25 @@ def test_the_bot_connects_with_ca_file_and_explains_without(tmp_path: Path, cert
     finally:
         server.terminate()
         server.wait(10)
+
+
+async def test_the_desktop_app_joins_an_https_server_with_ca_file(tls_server: RunningServer, cert: tuple[Path, Path],
+                                                                  tmp_path: Path) -> None:
+    import asyncio
+    import os
+
+    config = tmp_path / "config"
+    config.mkdir()
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CONFAB_CONFIG_DIR=str(config))
+    env.pop(CA_FILE_ENV, None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.main", "join", "--url", tls_server.url, "--token", tls_server.token("ada", "secure"),
+        "--ca-file", str(cert[0]), "--quit-after", "4", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await until(lambda: any(p.identity == "ada" for room in tls_server.registry.rooms.values()
+                                for p in room.participants.values()), timeout=30)
+    finally:
+        _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0 and "Traceback" not in stderr.decode(), stderr.decode()[-2000:]
+    assert json.loads((config / "settings.json").read_text())["server"] == tls_server.url
