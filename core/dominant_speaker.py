@@ -17,11 +17,20 @@ about and to tune:
   speaking for a while (a word, a cough or a 300 ms burst cannot fill it);
 * **long** scale (``long_s``, 3 s): fraction of active frames — a whole sentence.
 
-Missing levels count as silence (a muted or vanished track decays on its own).
+Fractions are of the levels a window should hold *at the rate they arrive* (measured over
+the long window), not at the 50 a second a sender makes: a client decoding five calls on a
+busy machine got only ~18 levels a second per participant, and counting the missing ones as
+silence kept every fraction below ``immediate_min`` — nobody was highlighted for 15–25 s
+with five people talking at once. Levels that stop (a muted or vanished track) still decay
+to silence, the time before a participant's first level counts as silence, and a window
+is never held to fewer than ``min_share`` of its 20 ms frames, so a lone loud level cannot
+score 100 %.
 
 Every ``decide()`` (call it every 100–300 ms) compares the best challenger with the current
 dominant speaker; the challenger takes over only if, at once,
 
+0. it won the previous decision too (when there is a dominant speaker to replace: a single
+   noisy decision never moves the highlight),
 1. it is speaking now (immediate ≥ ``immediate_min``),
 2. it has spoken for long enough (medium ≥ ``medium_min``: with the defaults, 360 ms of
    speech in the last 800 ms — so bursts shorter than 300 ms never win),
@@ -60,6 +69,11 @@ class DetectorParameters:
     #: How fast the noise floor rises towards louder levels (dB per second), and its cap.
     floor_rise_db_s: float = 1.0
     floor_cap_dbov: float = -45.0
+    #: A window's fraction is of the frames that arrived, but of at least this share of the
+    #: frames it spans (fewer arrivals count as missing silence).
+    min_share: float = 0.25
+    #: A window holds at least this many levels at the rate they arrive (widened if need be).
+    min_frames: int = 8
 
 
 @dataclass(frozen=True)
@@ -71,10 +85,11 @@ class SpeakerScores:
 
 @dataclass
 class _Speaker:
-    #: Arrival times of active frames (the last ``long_s``).
-    active: deque[float] = field(default_factory=deque)
+    #: (arrival time, active) of every frame of the last ``long_s``.
+    frames: deque[tuple[float, bool]] = field(default_factory=deque)
     noise_floor: float = -127.0
     last_level_t: float | None = None
+    first_t: float | None = None
     spoke: bool = False
 
     def add(self, dbov: float, t: float, p: DetectorParameters) -> None:
@@ -85,29 +100,41 @@ class _Speaker:
             rise = p.floor_rise_db_s * max(0.0, t - self.last_level_t)
             self.noise_floor = min(dbov, p.floor_cap_dbov, self.noise_floor + rise)
         self.last_level_t = t
+        if self.first_t is None:
+            self.first_t = t
         threshold = max(p.floor_dbov, self.noise_floor + p.margin_db)
-        if dbov > threshold:
-            self.active.append(t)
-            self.spoke = True
+        active = dbov > threshold
+        self.frames.append((t, active))
+        self.spoke = self.spoke or active
 
     def scores(self, now: float, p: DetectorParameters) -> SpeakerScores:
-        cutoff = now - p.long_s
-        active = self.active
-        while active and active[0] < cutoff:
-            active.popleft()
-        counts = [0, 0, 0]
-        limits = (now - p.immediate_s, now - p.medium_s, cutoff)
-        for t in reversed(active):
-            if t < limits[1]:
-                counts[2] += 1
+        frames = self.frames
+        while frames and frames[0][0] < now - p.long_s:
+            frames.popleft()
+        # The rate levels arrive at (over the long window, or since the first): a window
+        # expects that many, so the time before a participant's first level is silence too.
+        # A window too short to expect ``min_frames`` at that rate is widened until it does.
+        known = min(p.long_s, now - (self.first_t if self.first_t is not None else now)) + FRAME_S
+        rate = len(frames) / known
+        spans = [min(p.long_s, max(w, p.min_frames / rate if rate else w))
+                 for w in (p.immediate_s, p.medium_s, p.long_s)]
+        active, arrived = [0, 0, 0], [0, 0, 0]
+        for t, is_active in reversed(frames):
+            age = now - t
+            if age > spans[1] and age > spans[0]:
+                arrived[2] += 1
+                active[2] += is_active
                 continue
-            if t >= limits[0]:
-                counts[0] += 1
-            counts[1] += 1
-            counts[2] += 1
-        return SpeakerScores(min(1.0, counts[0] * FRAME_S / p.immediate_s),
-                             min(1.0, counts[1] * FRAME_S / p.medium_s),
-                             min(1.0, counts[2] * FRAME_S / p.long_s))
+            for i, span in enumerate(spans):
+                if age <= span:
+                    arrived[i] += 1
+                    active[i] += is_active
+
+        def fraction(i: int) -> float:
+            expected = max(arrived[i], rate * spans[i], p.min_share * spans[i] / FRAME_S, 1.0)
+            return min(1.0, active[i] / expected)
+
+        return SpeakerScores(fraction(0), fraction(1), fraction(2))
 
 
 class DominantSpeakerDetector:
@@ -117,6 +144,7 @@ class DominantSpeakerDetector:
         self.parameters = parameters or DetectorParameters()
         self._speakers: dict[str, _Speaker] = {}
         self.dominant: str | None = None
+        self._pending: str | None = None  # the challenger that won the last decision
 
     def add(self, participant: str, dbov: float, t: float) -> None:
         """One level (RMS dBov, -127..0) of ``participant``'s audio at time ``t``."""
@@ -157,8 +185,14 @@ class DominantSpeakerDetector:
             return False
         if current is not None:
             if best.medium < current.medium + p.medium_margin:
+                self._pending = None
                 return False
             if best.long < current.long and current.immediate >= p.immediate_min:
+                self._pending = None
                 return False
+            if self._pending != sid:  # a dominant speaker is replaced on two decisions in a row
+                self._pending = sid
+                return False
+        self._pending = None
         self.dominant = sid
         return True
