@@ -109,7 +109,9 @@ class Bot:
             self.audio = LocalAudioTrack(self.audio_source, name="microphone")
             tracks.append(self.audio)
         if not args.no_video:
-            source = SyntheticVideoSource(args.width, args.height, args.fps, label=args.identity)
+            mouth = self.audio_source.envelope if self.audio_source is not None else None
+            source = SyntheticVideoSource(args.width, args.height, args.fps, label=args.identity,
+                                          look=args.look, mouth=mouth)
             self.video = LocalVideoTrack(source, name="camera")
             tracks.append(self.video)
         if not args.no_data:
@@ -305,6 +307,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--height", type=int, default=240)
     ap.add_argument("--fps", type=float, default=15)
     ap.add_argument("--audio-kind", choices=("tone", "speech"), default="speech")
+    ap.add_argument("--look", choices=("pattern", "avatar"), default="pattern",
+                    help="video: the stamped test pattern (tests, benchmarks) or a drawn person (demos)")
     ap.add_argument("--speak", nargs="*", metavar="START-END", help="speak only in these windows (seconds)")
     ap.add_argument("--no-audio", action="store_true")
     ap.add_argument("--no-video", action="store_true")

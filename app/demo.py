@@ -90,7 +90,7 @@ class Demo:
             args = bot_parser().parse_args([
                 "--url", self.server.url, "--room", self.room, "--identity", name,
                 "--width", str(width), "--height", str(height), "--fps", str(self.fps),
-                "--audio-kind", "speech", "--report-interval", "3600",
+                "--audio-kind", "speech", "--look", "avatar", "--report-interval", "3600",
             ])
             bot = Bot(args, out=_Discard())
             self.bots.append(bot)

@@ -180,7 +180,7 @@ async def _run(args: argparse.Namespace) -> int:
     capture = QTimer()
     if args.live_capture is not None:
         capture.timeout.connect(lambda: window.save_screenshot(args.live_capture))
-        capture.start(int(LIVE_CAPTURE_S * 1000))
+        capture.start(int(float(os.environ.get("CONFAB_LIVE_CAPTURE_S") or LIVE_CAPTURE_S) * 1000))
 
     window.show()
     session.start(camera_id=settings.camera_id, mic_id=settings.mic_id, speaker_id=settings.speaker_id)
@@ -214,11 +214,15 @@ async def _run(args: argparse.Namespace) -> int:
             if not window.save_screenshot(args.screenshot):
                 log.error("could not save the screenshot to %s", args.screenshot)
     finally:
+        # The live capture shows the call to the end: stopped (after one last one) before
+        # leaving, so shutdown's join screen never overwrites it.
+        capture.stop()
+        if args.live_capture is not None and session.in_room:
+            window.save_screenshot(args.live_capture)
         await session.close()
         if demo is not None:
             await demo.close()
         ticker.stop()
-        capture.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if not closed.is_set():

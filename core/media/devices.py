@@ -255,7 +255,8 @@ def open_video_input(
     if dev.synthetic:
         if dev.id != SYNTHETIC_CAMERA.id:
             raise DeviceError(f"{dev.id} is not a camera")
-        return SyntheticVideoSource(width, height, fps, label=dev.name)
+        # A person, not a test card (the self-view is mirrored: no caption to read backwards).
+        return SyntheticVideoSource(width, height, fps, label=dev.name, look="avatar", caption="")
     if dev.backend == "v4l2":
         options = {"video_size": f"{width}x{height}", "framerate": f"{fps:g}"}
         return _player_track(dev.address, "v4l2", options, "video")

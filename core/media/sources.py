@@ -1,4 +1,5 @@
-"""Synthetic media sources: a stamped moving test pattern and a tone/speech-like signal.
+"""Synthetic media sources: a stamped moving test pattern (or a drawn person, for demos) and
+a tone/speech-like signal.
 
 Both are aiortc ``MediaStreamTrack``s paced in real time on ``time.monotonic()``
 and never drift: frame ``n`` is due at ``start + n / rate`` (not at "previous +
@@ -15,12 +16,14 @@ import itertools
 import math
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Literal
 
 import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from .avatar import AvatarPattern
 from .stamp import stamp_height, write_stamp
 
 __all__ = [
@@ -126,6 +129,9 @@ class TestPattern:
         return av.VideoFrame.from_ndarray(self._buf.reshape(h * 3 // 2, w), format="yuv420p")
 
 
+Look = Literal["pattern", "avatar"]
+
+
 class SyntheticVideoSource(MediaStreamTrack):
     """A video track of a moving, stamped test pattern (see ``core.media.stamp``).
 
@@ -134,6 +140,10 @@ class SyntheticVideoSource(MediaStreamTrack):
     ``read_stamp`` after any codec.  ``pts`` is in 90 kHz units of the capture
     slot.  ``seed`` (default: derived from ``label``, else a fresh number)
     picks the colours.
+
+    ``look="avatar"`` draws a person captioned ``caption`` (default: ``label``) instead
+    (``core.media.avatar``; no stamp), whose mouth follows ``mouth()`` (0..1, e.g.
+    ``SyntheticAudioSource.envelope``).
     """
 
     kind = "video"
@@ -146,12 +156,18 @@ class SyntheticVideoSource(MediaStreamTrack):
         label: str | None = None,
         *,
         seed: int | None = None,
+        look: Look = "pattern",
+        mouth: Callable[[], float] | None = None,
+        caption: str | None = None,
     ) -> None:
         super().__init__()
         self.label = label or "Synthetic camera"
         self.seed = _seed_for(label) if seed is None else seed
         self.fps = float(fps)
-        self._pattern = TestPattern(width, height, self.seed)
+        self.look = look
+        self._mouth = mouth
+        self._caption = self.label if caption is None else caption
+        self._pattern = self._renderer(width, height)
         self._pacer = _Pacer(self.fps)
         self.frames_sent = 0
 
@@ -168,10 +184,15 @@ class SyntheticVideoSource(MediaStreamTrack):
         """(U, V) of the background: this source's identifying colour."""
         return self._pattern.chroma
 
+    def _renderer(self, width: int, height: int) -> TestPattern | AvatarPattern:
+        if self.look == "avatar":
+            return AvatarPattern(width, height, self.seed, self._caption, self._mouth)
+        return TestPattern(width, height, self.seed)
+
     def resize(self, width: int, height: int) -> None:
         """Change the size from the next frame on (the encoder restarts remotely)."""
         if (width, height) != (self.width, self.height):
-            self._pattern = TestPattern(width, height, self.seed)
+            self._pattern = self._renderer(width, height)
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
@@ -253,6 +274,16 @@ class SyntheticAudioSource(MediaStreamTrack):
     def speaking(self) -> bool:
         """Whether the next frame will sound."""
         return self.speaking_at(self._sample / self.sample_rate)
+
+    def envelope(self) -> float:
+        """How loud the voice is now, 0..1 (the syllables of speech; 1 for a sounding tone):
+        what an avatar's mouth follows."""
+        t = self._sample / self.sample_rate
+        if self.readyState != "live" or not self.speaking_at(t):
+            return 0.0
+        if self.signal == "tone":
+            return 1.0
+        return float(np.sin(np.pi * 4.0 * t) ** 2 * (np.mod(t, 2.0) < 1.6))
 
     # -- signal -----------------------------------------------------------
     def _signal(self, t: np.ndarray) -> np.ndarray:

@@ -89,3 +89,20 @@ def test_demo_in_a_real_window_under_xvfb_saves_a_ci_artifact(qapp: object, tmp_
     assert not image.isNull() and image.width() >= 640 and image.height() >= 400
     rgb = _rgb(image)
     assert rgb.std() > 20  # tiles with video, not an empty window
+
+
+def test_headless_demo_keeps_capturing_the_call_to_the_end(qapp: object, tmp_path: Path) -> None:
+    """No display: captures to ./confab-demo.png (here every 0.1 s, so some fall in the
+    shutdown); the last one still shows the call."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(CONFAB_CONFIG_DIR=str(tmp_path / "config"), CONFAB_LIVE_CAPTURE_S="0.1")
+    done = subprocess.run([*_confab(), "demo", "--quit-after", "3"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    shot = tmp_path / "confab-demo.png"
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["confab-demo.png"]  # no partial capture left
+    assert not list(tmp_path.glob(".*partial*"))
+    rgb = _rgb(QImage(str(shot)))
+    bar = rgb[-70:]  # the room's control bar: the red Leave button (the join screen has none)
+    red = (bar[..., 0] > 180) & (bar[..., 1] < 90) & (bar[..., 2] < 90)
+    assert red.sum() > 300, red.sum()
