@@ -29,6 +29,7 @@ from .media.negotiation import max_bundle, send_json
 from .media.peers import MediaOptions, MeshMedia
 from .media.sinks import AudioFanout, VideoFanout
 from .media.stats import collect_stats
+from .media_health import MediaHealth
 from .network_quality import NetworkQualityConfiguration
 from .participant import LocalParticipant
 from .peer_to_peer import PeerToPeerFeatures
@@ -88,6 +89,7 @@ class _MeshRoomMedia:
         self.fanouts: dict[tuple[str | None, str], VideoFanout | AudioFanout] = {}  # (peer, track id)
         self.msp_channels: dict[str, RTCDataChannel] = {}
         self.p2p = PeerToPeerFeatures(signaling, self.mesh, self.stats)
+        self.health = MediaHealth(signaling, self)  # ICE/DTLS and media stalls: reconnecting, rebuilds
         signaling.on("networkQualityConfigurationChanged", lambda config: self._send_nq_configuration())
         signaling.on("mspOutgoing", self._send_msp)
         self.local_participant: LocalParticipant | None = None
@@ -207,7 +209,8 @@ class _MeshRoomMedia:
         """Media for ``track_id`` (its m-line's ``a=msid``) from ``peer`` (None: the server)."""
         sig = self.signaling
         for key, old in list(self.fanouts.items()):
-            if old.track is track and key != (peer, track_id):  # a recycled transceiver: its old track is gone
+            # a recycled transceiver (same receiver track, relayed): its old track is gone
+            if getattr(old.track, "source", old.track) is getattr(track, "source", track) and key != (peer, track_id):
                 self._drop_fanout(key)
         fanout: VideoFanout | AudioFanout
         if kind == "video":
@@ -306,6 +309,7 @@ class _MeshRoomMedia:
             self.closed = asyncio.get_running_loop().create_task(self.close())
 
     async def close(self) -> None:
+        await self.health.stop()
         await self.p2p.close()
         await self.mesh.close()
         for task in list(self._retired):
@@ -428,6 +432,7 @@ async def connect(
         await signaling.wait_connected()
         room = Room(signaling, local_participant)
         media.p2p.start(dominant_speaker)
+        media.health.start(room)
         await media.first_negotiation()
     except BaseException:  # a failure, or connect() cancelled: leave nothing behind
         if room is not None:

@@ -2,8 +2,12 @@
 
 Twilio offers neither outside group rooms; we do. The dominant speaker comes from the
 levels of the remote audio we decode (the Volfin–Cohen detector the server uses too), the
-network quality from ``get_stats()`` deltas of what we send to and receive from each peer.
-Both are handed to the signaling layer as if the server had sent them (MSP messages).
+network quality from ``get_stats()`` deltas of what we send to and receive from each peer,
+scored on the server's inputs (``core.network_quality_score``): loss, jitter, round trip,
+bitrate against what the enabled tracks need, and whether media flows at all — a remote
+track published enabled whose receiver got no packet for ``STOPPED_S`` is level 0 (timed by
+the receiver's packet count, looked at every 100 ms, so it shows within 3 s). Both are
+handed to the signaling layer as if the server had sent them (MSP messages).
 """
 
 from __future__ import annotations
@@ -15,7 +19,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .dominant_speaker import DominantSpeakerDetector
-from .network_quality_score import DirectionQuality, StreamMeter, direction_quality, participant_quality
+from .media.rtp_hooks import counters_of, stream_counters
+from .network_quality_score import (
+    NEEDED_BPS,
+    DirectionQuality,
+    StreamMeter,
+    direction_quality,
+    participant_quality,
+)
 from .signaling import RoomSignaling
 
 __all__ = ["PeerToPeerFeatures", "P2P_ROOM_TYPES"]
@@ -24,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Room types whose dominant speaker and network quality the client computes itself.
 P2P_ROOM_TYPES = ("go", "peer-to-peer")
+#: An expected remote track with no packet for this long has stopped (level 0).
+STOPPED_S = 2.0
 
 
 class PeerToPeerFeatures:
@@ -39,6 +52,7 @@ class PeerToPeerFeatures:
         self._track_owner: dict[str, str] = {}
         self._meters: dict[tuple[str, str, str], StreamMeter] = {}
         self._features_task: asyncio.Task[None] | None = None
+        self._heard: dict[Any, tuple[int, float]] = {}  # receiver → (packets, when they last grew)
 
     def audio_level(self, track_id: str, dbov: float) -> None:
         """One decoded remote audio frame's level (50/s per track)."""
@@ -72,6 +86,7 @@ class PeerToPeerFeatures:
                 continue
             now = time.monotonic()
             try:
+                self._listen(now)
                 if self.dominant_speaker:
                     for sid in [s for s in self.detector.participants() if s not in sig.participants]:
                         self.detector.remove(sid)
@@ -84,6 +99,35 @@ class PeerToPeerFeatures:
                 raise
             except Exception:
                 log.exception("peer-to-peer dominant speaker / network quality failed")
+
+    def _listen(self, now: float) -> None:
+        """Note when each remote track's receiver last got a packet."""
+        heard: dict[Any, tuple[int, float]] = {}
+        for session in self.mesh.sessions().values():
+            for _kind, receiver in getattr(session, "remote", {}).values():
+                packets = counters_of(receiver).packets
+                last = self._heard.get(receiver)
+                heard[receiver] = last if last is not None and last[0] == packets else (packets, now)
+        self._heard = heard
+
+    @staticmethod
+    def _received(session: Any, s: Any) -> tuple[int, int, float | None]:
+        """Packets received, lost and the jitter (s) of a remote track's media stream, as the
+        server reads them: from the receiver's own statistics with RTX left out (``getStats``
+        keeps one entry per receiver, and after a retransmission it is the RTX stream's)."""
+        entry = getattr(session, "remote", {}).get(s.track_id)
+        streams = stream_counters(entry[1]) if entry is not None else []
+        if not streams:
+            jitter = s.jitter / 1000.0 if s.jitter is not None else None
+            return s.packets_received or 0, max(0, s.packets_lost or 0), jitter
+        jitters = [st.jitter / st.clock_rate for st in streams if st.clock_rate]
+        return (sum(st.packets_received for st in streams), sum(max(0, st.packets_lost) for st in streams),
+                max(jitters) if jitters else None)
+
+    def _stopped(self, session: Any, track_id: str | None, now: float) -> bool:
+        entry = getattr(session, "remote", {}).get(track_id)
+        last = self._heard.get(entry[1]) if entry is not None else None
+        return last is not None and now - last[1] >= STOPPED_S
 
     async def _p2p_quality(self, now: float) -> None:
         """Levels from our own stats: what we send to / receive from each peer (``get_stats`` deltas)."""
@@ -98,8 +142,8 @@ class PeerToPeerFeatures:
             session = sessions.get(report.peer_connection_id)
             if session is None or session.peer is None:
                 continue
-            # (direction, kind, packets, lost, bytes, jitter, rtt, media expected from the peer)
-            rows: list[tuple[str, str, int, int, int, float | None, float | None, bool]] = []
+            # (direction, kind, packets, lost, bytes, jitter, rtt, media enabled, media stopped)
+            rows: list[tuple[str, str, int, int, int, float | None, float | None, bool, bool]] = []
             for kind, local_stats in (("audio", report.local_audio_track_stats),
                                       ("video", report.local_video_track_stats)):
                 for s in local_stats:
@@ -107,21 +151,26 @@ class PeerToPeerFeatures:
                     rtt = s.round_trip_time / 1000.0 if s.round_trip_time is not None else None
                     jitter = getattr(s, "jitter", None)
                     rows.append(("send", kind, max(0, sent - lost), lost, s.bytes_sent or 0,
-                                 jitter / 1000.0 if jitter is not None else None, rtt, False))
+                                 jitter / 1000.0 if jitter is not None else None, rtt,
+                                 self._sending(s.track_id), False))
             for kind, remote_stats in (("audio", report.remote_audio_track_stats),
                                        ("video", report.remote_video_track_stats)):
                 for s in remote_stats:
-                    rows.append(("recv", kind, s.packets_received or 0, max(0, s.packets_lost or 0),
-                                 s.bytes_received or 0, s.jitter / 1000.0 if s.jitter is not None else None,
-                                 None, self._expects_media(session.peer, s.track_id)))
+                    expected = self._expects_media(session.peer, s.track_id)
+                    packets, lost, jitter_s = self._received(session, s)
+                    rows.append(("recv", kind, packets, lost, s.bytes_received or 0, jitter_s,
+                                 None, expected, expected and self._stopped(session, s.track_id, now)))
             by_kind = per_peer.setdefault(session.peer, {})
-            for direction, kind, packets, lost, bytes_, jitter, rtt, expected in rows:
+            for direction, kind, packets, lost, bytes_, jitter, rtt, enabled, stopped in rows:
                 meter = self._meters.setdefault((session.peer, direction, kind), StreamMeter())
                 meter.sample(now, packets=packets, lost=lost, bytes_=bytes_, jitter=jitter, rtt=rtt)
-                quality = direction_quality(fraction_lost=meter.fraction_lost, rtt=meter.rtt, jitter=meter.jitter)
+                # As the server scores a publisher: bitrate against what enabled media needs,
+                # and enabled media that stopped arriving is level 0.
+                quality = direction_quality(
+                    fraction_lost=meter.fraction_lost, rtt=meter.rtt, jitter=meter.jitter,
+                    actual=meter.bitrate if enabled else None, needed=NEEDED_BPS[kind] if enabled else None)
                 _keep_worst(merged, kind, direction, quality)
-                # As the server scores a publisher: enabled media that stopped arriving is level 0.
-                if expected and not meter.flowing(now):
+                if stopped:
                     quality = direction_quality(flowing=False)
                 _keep_worst(by_kind, kind, direction, quality)
         remotes = []
@@ -130,6 +179,11 @@ class PeerToPeerFeatures:
                 value = participant_quality(by_kind, int(config.remote))
                 remotes.append({"sid": sid, **(value if isinstance(value, dict) else {"level": value})})
         self.signaling.network_quality(participant_quality(merged, int(config.local)), remotes)
+
+    def _sending(self, track_id: str | None) -> bool:
+        """Whether our own ``track_id`` is published enabled (so its media should be leaving)."""
+        tsig = self.signaling.local_participant.tracks.get(track_id or "")
+        return bool(tsig is not None and getattr(tsig, "enabled", False))
 
     def _expects_media(self, peer: str, track_id: str | None) -> bool:
         """Whether ``peer`` publishes ``track_id`` enabled (so its media should be arriving)."""

@@ -181,6 +181,7 @@ class _LocalMediaTrack:
         super().__init__(kind, track_id if name is None else name, media_track)  # type: ignore[call-arg]
         self._id = track_id
         self._is_stopped = False
+        self._is_muted = False
 
     @property
     def id(self) -> str:
@@ -190,6 +191,11 @@ class _LocalMediaTrack:
     @property
     def is_stopped(self) -> bool:
         return self._is_stopped
+
+    @property
+    def is_muted(self) -> bool:
+        """The source stopped delivering without ending (e.g. a device another program took)."""
+        return self._is_muted
 
     def enable(self, enabled: bool = True) -> _LocalMediaTrack:
         """Enable (or, with False, disable) sending; emits ``enabled``/``disabled`` on change. Sync."""
@@ -254,6 +260,12 @@ class _LocalMediaTrack:
     def _media_ended(self) -> None:
         """The source ended by itself (device gone): emits ``stopped`` once."""
         self._mark_stopped()
+
+    def _media_muted(self, muted: bool) -> None:
+        """The source stalled (``muted``) or delivers again (``unmuted``); each on change."""
+        if muted != self._is_muted and not (muted and self._is_stopped):
+            self._is_muted = muted
+            self.emit("muted" if muted else "unmuted", self)
 
 
 class LocalAudioTrack(_LocalMediaTrack, AudioTrack):
@@ -434,10 +446,24 @@ class RemoteAudioTrack(_RemoteTrack, AudioTrack):
 
 
 class RemoteVideoTrack(_RemoteTrack, VideoTrack):
-    """A subscribed remote video track; decoded frames reach sinks added with ``add_sink``."""
+    """A subscribed remote video track; decoded frames reach sinks added with ``add_sink``.
+
+    ``is_frozen`` (a Confab extension): the track is enabled but no media has arrived for a
+    couple of seconds (``core.media.watchdog``); ``frozen(track)`` / ``unfrozen(track)`` on change.
+    """
 
     def __init__(self, sid: str, name: object, media: Any, enabled: bool = True, **kwargs: Any) -> None:
         super().__init__(sid, "video", name, media, enabled, **kwargs)
+        self._is_frozen = False
+
+    @property
+    def is_frozen(self) -> bool:
+        return self._is_frozen
+
+    def _set_frozen(self, frozen: bool) -> None:
+        if frozen != self._is_frozen:
+            self._is_frozen = frozen
+            self.emit("frozen" if frozen else "unfrozen", self)
 
     def add_sink(self, sink: Any) -> Any:
         """Deliver decoded frames to ``sink`` (latest frame wins); delegates to the media object."""

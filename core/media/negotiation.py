@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,7 @@ from . import frames, keep_negotiated, loopback
 keep_negotiated.install()
 
 __all__ = ["DescriptionError", "Negotiation", "RemoteMediaLine", "codecs_allowed", "max_bundle",
-           "parse_session", "remote_media_lines", "restrict_video_codecs", "send_json"]
+           "new_ice_credentials", "parse_session", "remote_media_lines", "restrict_video_codecs", "send_json"]
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,19 @@ def send_json(channel: RTCDataChannel, message: dict[str, Any]) -> None:
             channel.send(json.dumps(message))
         except Exception as exc:  # noqa: BLE001 - closing under us
             log.debug("JSON send on %s failed: %s", channel.label, exc)
+
+
+_UFRAG = re.compile(r"^a=ice-ufrag:(\S+)", re.MULTILINE)
+
+
+def new_ice_credentials(pc: RTCPeerConnection, sdp: str | None) -> bool:
+    """Whether an offer's ICE ufrag differs from the one ``pc`` has from the other side: the
+    offerer rebuilt its connection (aiortc has no ICE restart), so this side must too."""
+    current = pc.remoteDescription.sdp if pc.remoteDescription is not None else None
+    if current is None or not sdp:
+        return False
+    old, new = _UFRAG.search(current), _UFRAG.search(sdp)
+    return old is not None and new is not None and old.group(1) != new.group(1)
 
 
 OnMedia = Callable[[RemoteMediaLine, Any], None]

@@ -1,4 +1,4 @@
-"""Client media for mesh rooms: one aiortc ``RTCPeerConnection`` per direction of each pair.
+r"""Client media for mesh rooms: one aiortc ``RTCPeerConnection`` per direction of each pair.
 
 The server names each connection and tells its *sender* to offer (``create-offer``); the
 receiving side answers whatever arrives for an id it does not know. So every connection has
@@ -9,7 +9,13 @@ policy and remote media identity (by mid and ``a=msid``) are ``negotiation.Negot
 aiortc gaps handled here (architecture §8): there is no ``removeTrack`` (an unpublished track's
 transceiver is emptied and set ``inactive``, a republish gets a new transceiver with
 ``addTransceiver``), and there are no mute events (a disabled track's feed simply stops
-delivering frames, so the sender sends nothing; the signaling layer tells subscribers).
+delivering frames, so the sender sends nothing; the signaling layer tells subscribers), and
+there is no ICE restart: :meth:`MeshMedia.rebuild` replaces a connection we offer with a new
+``RTCPeerConnection`` under the same id (new ICE credentials and DTLS certificate), and an
+offer that arrives with new ICE credentials for a connection we answer is answered by a new
+one too. Remote tracks reach the rest of the client as ``relay.RelayTrack``\ s, which move to
+the new receivers, so a rebuild is no unsubscribe. ``links()`` describes every connection to
+the media watchdog (``watchdog.py``), which decides when to rebuild.
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ from ..errors import MediaClientLocalDescFailedError, MediaClientRemoteDescFaile
 from ..pins import require
 from ..tasks import TaskSet
 from .local import LocalSource
-from .negotiation import DescriptionError, Negotiation, RemoteMediaLine
+from .negotiation import DescriptionError, Negotiation, RemoteMediaLine, new_ice_credentials
+from .relay import RelayTrack
 from .rtp_hooks import install as _install_rtp_hooks
+from .watchdog import Link
 
 _install_rtp_hooks()
 
@@ -145,6 +153,8 @@ class _Session:
         self.transceivers: dict[str, Any] = {}
         self.channels: dict[str, RTCDataChannel] = {}
         self.peer: str | None = None  # the remote participant's SID, when the server says
+        #: Remote media on this connection: track id → (kind, receiver).
+        self.remote: dict[str, tuple[str, Any]] = {}
 
 
 class MeshMedia:
@@ -177,6 +187,7 @@ class MeshMedia:
         self._media: dict[str, _LocalMedia] = {}
         self._data: dict[str, _LocalData] = {}
         self._sessions: dict[str, _Session] = {}
+        self._relays: dict[tuple[str | None, str], RelayTrack] = {}
         self._tasks = TaskSet("media", log, expected=(MediaStreamError,))
         self._closed = False
 
@@ -272,7 +283,10 @@ class MeshMedia:
         if kind == "offer":
             if session is None:
                 session = self._new_session(message.id, "receive", message.participant)
+            elif session.role == "receive" and new_ice_credentials(session.pc, description.sdp):
+                session = await self._replace(session)  # the offerer rebuilt its side
             await self._answer(session, description)
+            self._release_relays(session)
             return
         if kind == "answer" and session is not None:
             try:
@@ -290,7 +304,14 @@ class MeshMedia:
         pc = RTCPeerConnection(self._configuration())
 
         def on_media(line: RemoteMediaLine, transceiver: Any) -> None:
-            self._on_remote_track(line.track_id or "", line.kind, transceiver.receiver.track, session.peer)
+            track_id, source = line.track_id or "", transceiver.receiver.track
+            session.remote[track_id] = (line.kind, transceiver.receiver)
+            relay = self._relays.get((session.peer, track_id))
+            if relay is not None and relay.held:
+                relay.switch(source)  # the same remote track on a rebuilt connection
+                return
+            relay = self._relays[(session.peer, track_id)] = RelayTrack(source, track_id)
+            self._on_remote_track(track_id, line.kind, relay, session.peer)
 
         # Only the connections the peer offers carry its media (glare policy: negotiation.py).
         session = _Session(pc_id, role, pc, on_media if role == "receive" else None, self.options.loopback_only)
@@ -308,11 +329,13 @@ class MeshMedia:
         def _on_state() -> None:
             if pc.connectionState == "connected":
                 start_pending_media(pc)
-            self._on_connection_state(pc_id, pc.connectionState)
+            if self._sessions.get(pc_id) is session:  # not a replaced connection closing
+                self._on_connection_state(pc_id, pc.connectionState)
 
         @pc.on("iceconnectionstatechange")
         def _on_ice() -> None:
-            self._on_ice_state(pc_id, pc.iceConnectionState)
+            if self._sessions.get(pc_id) is session:
+                self._on_ice_state(pc_id, pc.iceConnectionState)
 
         return session
 
@@ -380,12 +403,74 @@ class MeshMedia:
     def _sending(self) -> list[_Session]:
         return [s for s in self._sessions.values() if s.role == "send"]
 
+    # --- rebuilding (aiortc has no ICE restart) ---------------------------------------
+
+    def links(self, expects: Callable[[str | None, str], bool]) -> list[Link]:
+        """Every connection for the watchdog: its senders, and the remote tracks on it that
+        ``expects(peer, track_id)`` (published enabled, subscribed)."""
+        return [Link(s.id, s.pc, s.role == "send", [t.sender for t in s.transceivers.values()],
+                     [(s.peer, tid, kind, receiver) for tid, (kind, receiver) in s.remote.items()
+                      if expects(s.peer, tid)], may_ask=s.role == "receive" and s.peer is None)
+                for s in self._sessions.values()]
+
+    def rebuild(self, pc_id: str) -> None:
+        """Replace a connection we offer with a new one (new ICE credentials) and re-offer it;
+        one the room server offers (group rooms) is closed, which asks the server for a new one
+        under the same id (``docs/protocol.md`` §3.2). A peer's is its to rebuild."""
+        session = self._sessions.get(pc_id)
+        if session is None or self._closed:
+            return
+        if session.role == "send":
+            self._spawn(self._rebuild(session))
+        elif session.peer is None:
+            self._spawn(self._ask_rebuild(session))
+
+    async def _ask_rebuild(self, session: _Session) -> None:
+        log.info("asking the server for a new peer connection %s", session.id)
+        for track_id in session.remote:
+            relay = self._relays.get((None, track_id))
+            if relay is not None:
+                relay.hold()
+        self._send(p.PeerConnectionMessage(
+            id=session.id, description=p.Description(type="close", revision=session.negotiation.revision + 1)))
+        await self._close_session(session)
+
+    async def _rebuild(self, old: _Session) -> None:
+        log.info("rebuilding peer connection %s", old.id)
+        new = await self._replace(old)
+        for media in self._media.values():
+            self._attach_media(new, media)
+        for data in self._data.values():
+            self._attach_data(new, data)
+        self._renegotiate(new)
+
+    async def _replace(self, old: _Session) -> _Session:
+        """A new connection under ``old``'s id, revisions going on from its; ``old`` closed."""
+        new = self._new_session(old.id, old.role, old.peer)
+        if old.role == "send":  # we number the offers; an answerer takes the offerer's
+            new.negotiation.revision = old.negotiation.revision
+        for track_id in old.remote:
+            relay = self._relays.get((old.peer, track_id))
+            if relay is not None:
+                relay.hold()
+        await self._close_session(old)
+        return new
+
+    def _release_relays(self, session: _Session) -> None:
+        """Relays still waiting after a rebuild's answer: their track did not come back."""
+        for key, relay in list(self._relays.items()):
+            if key[0] == session.peer and relay.held and key[1] not in session.remote:
+                relay.release()
+            if relay.readyState == "ended":
+                del self._relays[key]
+
     def sessions(self) -> dict[str, _Session]:
         """Every peer connection by id (a copy), with its role and local-track transceivers."""
         return dict(self._sessions)
 
     async def _close_session(self, session: _Session) -> None:
-        self._sessions.pop(session.id, None)
+        if self._sessions.get(session.id) is session:
+            del self._sessions[session.id]
         for data in self._data.values():
             channel = session.channels.get(data.track_id)
             if channel in data.channels:

@@ -27,6 +27,13 @@ values (``core.media.rtp_hooks``) and decided every ``decision_interval``; netwo
 (``core.network_quality_score``) is scored every ``quality_interval`` from the receivers'
 RTCP statistics and the receiver reports the senders get.
 
+Rebuilt connections (aiortc has no ICE restart; the client's media watchdog,
+``core.media.watchdog``, rebuilds a connection whose media stopped): a publish offer with
+new ICE credentials is answered by a new server-side connection under the same id, and the
+publisher's tracks on it are re-bound to the same forwardings (subscribers keep their
+transceivers and see no change but a keyframe); a client's ``close`` on its subscribe
+connection asks for a new one, offered under the same id with the revisions going on.
+
 The backend pushes late entries (answers, offers) with the ``send(sid, entries)`` callback
 it is built with; its ``MediaBackend`` methods stay synchronous. ``close()`` (the room
 ended) closes every connection; ``tasks()`` lists what is still running.
@@ -61,6 +68,7 @@ from core.media.negotiation import (
     RemoteMediaLine,
     codecs_allowed,
     max_bundle,
+    new_ice_credentials,
     restrict_video_codecs,
     send_json,
 )
@@ -167,6 +175,8 @@ class _Session:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Whether the last offer carried an m=application section (data channels need no re-offer then).
     offered_sctp: bool = False
+    #: The last revision of a connection closed under this id (a rebuilt one goes on from it).
+    revision: int = 0
 
     @property
     def pc(self) -> RTCPeerConnection | None:
@@ -374,6 +384,15 @@ class Forwarder(MediaBackend):
         session = peer.pub
         if peer.closed:
             return
+        old = session.negotiation
+        if old is not None and new_ice_credentials(old.pc, offer.sdp):
+            # The publisher rebuilt its connection: a new one here too; its tracks are
+            # re-bound to their forwardings as the new receivers appear (_inbound_media).
+            log.info("%s: publish connection %s rebuilt", peer.sid, session.id)
+            session.negotiation = None
+            for inbound in peer.inbound.values():
+                peer.by_receiver.pop(inbound.receiver, None)
+            self._spawn(old.pc.close())
         if session.negotiation is None:
             pc = self._new_pc()
             session.negotiation = Negotiation(session.id, pc, offerer=False,
@@ -416,6 +435,14 @@ class Forwarder(MediaBackend):
         codec = transceiver._codecs[0] if transceiver._codecs else None
         if codec is None:
             return
+        current = peer.inbound.get(line.track_id)
+        pc = peer.pub.pc
+        if current is not None and current.kind == line.kind and current.mime == codec.mimeType \
+                and pc is not None and current.receiver not in {t.receiver for t in pc.getTransceivers()}:
+            current.receiver = transceiver.receiver  # the same track on a rebuilt connection
+            peer.by_receiver[transceiver.receiver] = current
+            self._listen_levels(peer, line.kind, transceiver.receiver)
+            return
         for track_id, old in list(peer.inbound.items()):
             if old.receiver is transceiver.receiver or track_id == line.track_id:
                 del peer.inbound[track_id]
@@ -425,12 +452,14 @@ class Forwarder(MediaBackend):
         inbound = _Inbound(self, peer.sid, line.track_id, line.kind, transceiver.receiver, codec.mimeType,
                            codec.clockRate, codec.parameters)
         peer.by_receiver[transceiver.receiver] = inbound
-        if line.kind == "audio":
-            sid = peer.sid
-            detector = self.detector
-            rtp_hooks.set_level_callback(transceiver.receiver, lambda dbov: detector.add(sid, dbov, time.monotonic()))
+        self._listen_levels(peer, line.kind, transceiver.receiver)
         peer.inbound[line.track_id] = inbound
         self.room_changed()
+
+    def _listen_levels(self, peer: _Peer, kind: str, receiver: Any) -> None:
+        if kind == "audio":
+            sid, detector = peer.sid, self.detector
+            rtp_hooks.set_level_callback(receiver, lambda dbov: detector.add(sid, dbov, time.monotonic()))
 
     def _wire_publish(self, peer: _Peer, pc: RTCPeerConnection) -> None:
         @pc.on("track")
@@ -460,7 +489,7 @@ class Forwarder(MediaBackend):
 
             @channel.on("close")
             def _on_close() -> None:
-                if peer.data_in.get(label) is channel:
+                if peer.data_in.get(label) is channel and peer.pub.pc is pc:  # not a rebuilt one's old channel
                     del peer.data_in[label]
                     self.room_changed()
 
@@ -490,6 +519,7 @@ class Forwarder(MediaBackend):
         if peer.sub.negotiation is None:
             peer.sub.negotiation = Negotiation(peer.sub.id, self._new_pc(), offerer=True,
                                                loopback_only=self._loopback_only)
+            peer.sub.negotiation.revision = peer.sub.revision
         return peer.sub.negotiation.pc
 
     def _open_msp(self, peer: _Peer, pc: RTCPeerConnection) -> None:
@@ -565,7 +595,13 @@ class Forwarder(MediaBackend):
             self._spawn(self._offer_subscribe(peer))
 
     async def _close_subscribe(self, peer: _Peer) -> None:
+        """The client closed its subscribe connection: a new one (same id) is offered once the
+        forwarding is derived again — what the client's watchdog asks for when nothing arrives."""
+        if peer.sub.negotiation is not None:
+            peer.sub.revision = peer.sub.negotiation.revision
         pc, peer.sub.negotiation = peer.sub.pc, None
+        peer.sub.offered_sctp = False
+        self.room_changed()
         for out in peer.outbound.values():
             out.inbound.subscribers.discard(out.track)
             out.track.stop()

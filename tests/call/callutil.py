@@ -152,3 +152,69 @@ async def recovery_after_outage(join: JoinFn, outage: float, *, width: int = 160
     await until(lambda: frames.count_since(restored) > 0, timeout=outage + 30)
     first = next(t for t in frames.times if t >= restored)
     return first - restored, sum(1 for t in requests if restored <= t <= first)
+
+
+def _code(error: Any) -> int | None:
+    return getattr(error, "code", None)
+
+
+async def levels_for(seconds: float, read: Callable[[], Any]) -> list[int]:
+    """The levels ``read()`` gives every 0.25 s for ``seconds`` (None left out)."""
+    out = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        level = read()
+        if level is not None:
+            out.append(int(level))
+        await asyncio.sleep(0.25)
+    return out
+
+
+async def watched_video(join: JoinFn) -> tuple[Room, Room, Any, FrameLog]:
+    """A publisher (camera + microphone) and a viewer whose sink logs the publisher's video."""
+    publisher = await join("publisher", tracks=[camera("publisher"), microphone("publisher")])
+    viewer = await join("viewer")
+    await until(lambda: subscribed(viewer, "publisher", "video"))
+    video = subscribed(viewer, "publisher", "video")
+    frames = FrameLog()
+    video.add_sink(frames)
+    await until(lambda: len(frames.times) >= 5)
+    return publisher, viewer, video, frames
+
+
+async def stall_and_heal(join: JoinFn, outage: float = 6.0) -> float:
+    """A publisher's RTP stops (all of it dropped, signaling up) for ``outage`` s: the viewer
+    sees the video frozen, both Rooms go ``reconnecting`` (53405), the publisher rebuilds its
+    sending connection; then the path works again: the same RemoteVideoTrack gets a frame
+    within 3 s, both Rooms are ``reconnected``, nobody was unsubscribed. Returns the seconds
+    from the path's return to the first frame."""
+    from core.media.faults import outgoing_loss
+
+    publisher, viewer, video, frames = await watched_video(join)
+    seen = EventLog(viewer, "reconnecting", "reconnected", "trackUnsubscribed", "disconnected")
+    own = EventLog(publisher, "reconnecting", "reconnected", "disconnected")
+    sessions = publisher._signaling.media.mesh.sessions
+    pcs_before = {s.id: s.pc for s in sessions().values()}
+
+    loss = outgoing_loss(publisher)
+    loss.set_fraction(1.0)
+    stopped = time.monotonic()
+    await until(lambda: video.is_frozen, timeout=4)
+    await until(lambda: seen.of("reconnecting") and own.of("reconnecting"), timeout=6)
+    assert _code(seen.of("reconnecting")[0][0]) == 53405
+    assert _code(own.of("reconnecting")[0][0]) == 53405
+    # The publisher rebuilt its sending connection: a new RTCPeerConnection under the same id.
+    await until(lambda: any(s.id in pcs_before and s.pc is not pcs_before[s.id]
+                            for s in sessions().values()), timeout=5)
+    await asyncio.sleep(max(0.0, stopped + outage - time.monotonic()))
+    assert video.is_frozen  # still, across the rebuild
+
+    loss.set_fraction(0.0)
+    restored = time.monotonic()
+    await until(lambda: frames.count_since(restored) > 0, timeout=10)
+    took = next(t for t in frames.times if t >= restored) - restored
+    await until(lambda: seen.of("reconnected") and own.of("reconnected"), timeout=5)
+    assert not video.is_frozen
+    assert subscribed(viewer, "publisher", "video") is video
+    assert not seen.of("trackUnsubscribed") and not seen.of("disconnected")
+    return took

@@ -8,28 +8,15 @@ to a watcher that asked for remote levels (remote 1).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import time
 
 import pytest
 
-from callutil import until
+from callutil import levels_for, until
 from core.media.faults import outgoing_loss
 from groupkit import camera, microphone, remote_of
 
 pytestmark = pytest.mark.media
-
-
-async def _levels_for(seconds: float, read) -> list[int]:  # type: ignore[no-untyped-def]
-    out = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        level = read()
-        if level is not None:
-            out.append(int(level))
-        await asyncio.sleep(0.25)
-    return out
 
 
 async def test_levels_follow_injected_loss_and_recover(join) -> None:  # type: ignore[no-untyped-def]
@@ -48,19 +35,19 @@ async def test_levels_follow_injected_loss_and_recover(join) -> None:  # type: i
 
     # No loss: 5 or 4, on both ends.
     await until(lambda: own() is not None and seen_by_watcher() is not None, timeout=10)
-    clean = await _levels_for(3.0, own)
+    clean = await levels_for(3.0, own)
     assert min(clean) >= 4, clean
     assert seen_by_watcher() >= 4
     # 5 %: lower.
     loss.set_fraction(0.05)
     await until(lambda: own() is not None and own() <= 3, timeout=10)
-    five = await _levels_for(2.0, own)
+    five = await levels_for(2.0, own)
     assert max(five) <= 3, five
     # 20 %: 2 or less, also as the watcher sees it.
     loss.set_fraction(0.20)
     await until(lambda: own() is not None and own() <= 2, timeout=10)
     await until(lambda: seen_by_watcher() is not None and seen_by_watcher() <= 2, timeout=5)
-    twenty = await _levels_for(2.0, own)
+    twenty = await levels_for(2.0, own)
     assert max(twenty) <= 2, twenty
     # The loss stops: back to 4 or 5.
     loss.set_fraction(0.0)
