@@ -34,8 +34,8 @@ def local_source(track: LocalAudioTrack | LocalVideoTrack) -> LocalSource:
             track._level = level.level  # type: ignore[union-attr]  # only an audio source reports levels: track is a LocalAudioTrack here
 
         switch = SwitchableTrack(track.media_stream_track, on_switched=track._media_started)
-        source = LocalSource(switch, on_started=track._media_started,
-                             on_dimensions=on_dimensions, on_level=on_level, on_ended=track._media_ended)
+        source = LocalSource(switch, on_started=track._media_started, on_dimensions=on_dimensions,
+                             on_level=on_level, on_ended=track._media_ended, on_muted=track._media_muted)
         track._local_source = source  # type: ignore[union-attr]  # the source cache is not declared on the track classes (core/track.py)
         track.on("stopped", lambda t: None if getattr(t, "_restarting", False) else _stop_soon(source))
     source.start()

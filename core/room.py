@@ -15,17 +15,21 @@ Sync: ``participantConnected(p)``, ``participantDisconnected(p)``, ``disconnecte
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .events import EventEmitter
 from .participant import LocalParticipant, RemoteParticipant
 from .stats import StatsReport
+from .track import LocalAudioTrack, LocalVideoTrack
 
 if TYPE_CHECKING:
     from .errors import TwilioError
     from .signaling import RemoteParticipantSignaling, RoomSignaling
 
 __all__ = ["Room"]
+
+log = logging.getLogger("confab.room")
 
 #: RemoteParticipant events the Room re-emits (with the participant appended).
 FORWARDED_EVENTS = frozenset({
@@ -103,6 +107,20 @@ class Room(EventEmitter):
     async def get_stats(self) -> list[StatsReport]:
         """One StatsReport per peer connection (empty when disconnected or without media)."""
         return await self._signaling.get_stats()
+
+    async def refresh_inactive_media(self) -> None:
+        """Restart the local audio and video tracks whose source went quiet (``is_muted``), as
+        twilio-video.js does for tracks the OS interrupted; only tracks ``restart()`` can reopen
+        (made by ``create_local_tracks`` or ``connect``). A device that fails to reopen is left
+        muted (its ``DeviceError`` is logged)."""
+        for publication in list(self.local_participant.tracks.values()):
+            track = getattr(publication, "track", None)
+            if isinstance(track, (LocalAudioTrack, LocalVideoTrack)) and track.is_muted \
+                    and getattr(track, "_constraints", None) is not None:
+                try:
+                    await track.restart()
+                except Exception:  # logged: one device's failure must not stop the others
+                    log.warning("could not restart %s track %s", track.kind, track.id, exc_info=True)
 
     def __repr__(self) -> str:
         return f"<Room {self.sid} {self.name!r} {self.state}>"

@@ -4,6 +4,9 @@ A local track's senders and preview all read one relay fed by this wrapper, so r
 device (``LocalTrack.restart``) is ``switch(new_source)``: no transceiver, sender, track id or
 publication changes, and the remote side sees the same track carry the new pictures or sound.
 
+A switch does not wait for the old source: a ``recv`` blocked on a device that stalled (the
+reason to restart it) is abandoned, and the next frame comes from the new source.
+
 Timestamps stay monotonic across a switch: every source starts its own ``pts`` at its own
 origin (often 0), so frames after a switch are shifted to continue one frame after the last
 one sent (RTP timestamps must not jump back). Video leaves in 90 kHz units, audio in samples.
@@ -11,6 +14,7 @@ one sent (RTP timestamps must not jump back). Video leaves in 90 kHz units, audi
 
 from __future__ import annotations
 
+import asyncio
 import fractions
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +41,7 @@ class SwitchableTrack(MediaStreamTrack):
         self._offset = 0  # added to the source's pts (in our time base)
         self._last: int | None = None  # last pts sent
         self._step = 0  # last frame's duration (our time base)
+        self._pending_recv: asyncio.Future[Any] | None = None  # the pending recv of the current source
 
     def switch(self, source: MediaStreamTrack) -> MediaStreamTrack:
         """Read from ``source`` from the next frame on; returns the old source (not stopped)."""
@@ -44,13 +49,20 @@ class SwitchableTrack(MediaStreamTrack):
             raise TypeError(f"cannot switch a {self.kind} track to a {source.kind} source")
         old, self.source = self.source, source
         self._fresh = True
+        if self._pending_recv is not None and not self._pending_recv.done():
+            self._pending_recv.cancel()  # recv() goes on with the new source
         return old
 
     async def recv(self) -> av.VideoFrame | av.AudioFrame:
         while True:
             source = self.source
+            self._pending_recv = waiting = asyncio.ensure_future(source.recv())
             try:
-                frame = await source.recv()
+                frame = await waiting
+            except asyncio.CancelledError:
+                if waiting.cancelled() and self.source is not source and not _being_cancelled():
+                    continue  # switched away while the old source had nothing
+                raise
             except MediaStreamError:
                 if self.source is not source:
                     continue  # the old source ended because it was switched away
@@ -90,3 +102,8 @@ class SwitchableTrack(MediaStreamTrack):
             return self._last + (frame.samples if isinstance(frame, av.AudioFrame)
                                  else self._step or _DEFAULT_VIDEO_STEP) - self._offset
         return round(frame.pts * frame.time_base / self._time_base(frame))
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -1,0 +1,52 @@
+"""A local source that goes quiet mid-call: muted, then refresh_inactive_media() reopens it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiortc.mediastreams import MediaStreamTrack
+
+from callutil import subscribed, until
+from core.media.sources import SyntheticAudioSource
+from core.track import LocalAudioTrack
+
+pytestmark = pytest.mark.media
+
+
+class Stalling(MediaStreamTrack):
+    """A microphone that can be made to stop delivering without ending."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inner = SyntheticAudioSource("tone")
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+
+    async def recv(self):  # type: ignore[no-untyped-def]
+        await self.flowing.wait()
+        return await self._inner.recv()
+
+
+async def test_refresh_inactive_media_reopens_a_stalled_microphone(join) -> None:  # type: ignore[no-untyped-def]
+    source = Stalling()
+    mic = LocalAudioTrack(source)
+    mic._constraints = {"device": "synthetic:tone"}  # type: ignore[attr-defined]  # as create_local_audio_track sets it
+    alice = await join("alice", tracks=[mic])
+    bob = await join("bob")
+    audio = await until(lambda: subscribed(bob, "alice", "audio"))
+    sid = audio.sid
+    events: list[str] = []
+    for name in ("muted", "unmuted", "stopped", "started"):
+        mic.on(name, lambda t, name=name: events.append(name))
+    source.flowing.clear()  # the device goes quiet (another program took it)
+    await until(lambda: mic.is_muted, timeout=5)
+    await alice.refresh_inactive_media()
+    await until(lambda: not mic.is_muted and mic.is_started, timeout=5)
+    assert events == ["muted", "stopped", "started", "unmuted"]
+    await asyncio.sleep(0.5)
+    track = subscribed(bob, "alice", "audio")
+    assert track is not None and track.sid == sid  # the same publication carries the new source
+    await until(lambda: (track.level or 0) > 0, timeout=5)
