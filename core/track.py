@@ -446,10 +446,24 @@ class RemoteAudioTrack(_RemoteTrack, AudioTrack):
 
 
 class RemoteVideoTrack(_RemoteTrack, VideoTrack):
-    """A subscribed remote video track; decoded frames reach sinks added with ``add_sink``."""
+    """A subscribed remote video track; decoded frames reach sinks added with ``add_sink``.
+
+    ``is_frozen`` (a Confab extension): the track is enabled but no media has arrived for a
+    couple of seconds (``core.media.watchdog``); ``frozen(track)`` / ``unfrozen(track)`` on change.
+    """
 
     def __init__(self, sid: str, name: object, media: Any, enabled: bool = True, **kwargs: Any) -> None:
         super().__init__(sid, "video", name, media, enabled, **kwargs)
+        self._is_frozen = False
+
+    @property
+    def is_frozen(self) -> bool:
+        return self._is_frozen
+
+    def _set_frozen(self, frozen: bool) -> None:
+        if frozen != self._is_frozen:
+            self._is_frozen = frozen
+            self.emit("frozen" if frozen else "unfrozen", self)
 
     def add_sink(self, sink: Any) -> Any:
         """Deliver decoded frames to ``sink`` (latest frame wins); delegates to the media object."""
