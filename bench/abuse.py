@@ -177,6 +177,10 @@ async def noread(url: str, tokens: list[str], room: str, seconds: float) -> dict
 
 
 async def half_open(url: str, tokens: list[str], room: str, seconds: float, count: int) -> dict[str, Any]:
+    from server.cli import raise_fd_limit
+
+    if raise_fd_limit() < count + 64:
+        raise SystemExit(f"bench/abuse.py: {count} sockets need more open files than this process may have")
     host, port = url.split("//", 1)[1].rsplit(":", 1)
     started = time.monotonic()
     closed_at: list[float] = []

@@ -246,6 +246,9 @@ def _serve(argv: list[str]) -> int:
     _check_turn_and_tls(ap, args)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    files = raise_fd_limit()
+    if files < args.max_connections + 64:
+        log.warning("only %d open files allowed: fewer than --max-connections %d", files, args.max_connections)
     key_sid, key_secret = _split_key(args.api_key)
     config = ServerConfig(
         host=args.host, port=args.port, data_dir=args.data_dir, dev=args.dev,
@@ -269,6 +272,18 @@ def _serve(argv: list[str]) -> int:
         print(f"confab-server: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def raise_fd_limit() -> int:
+    """Lift the soft limit on open files to the hard one (Debian's default soft limit, 1024, is
+    below ``--max-connections``): every WebSocket, half-open socket and media port is one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft
 
 
 async def _run(config: ServerConfig) -> None:
