@@ -88,6 +88,7 @@ class SignalingTransport:
         self._outbox: asyncio.Queue[msgspec.Struct] = asyncio.Queue()
         self._reconnect_task: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
+        self._connect_sent = False  # abandon() waits for an answer only to a connect
 
     # --- connect -----------------------------------------------------------------------
 
@@ -105,6 +106,7 @@ class SignalingTransport:
     async def connect(self, body: p.Connect) -> p.Connected:
         """Open the session; resolves with ``connected`` or raises the server's TwilioError."""
         conn = self._conn
+        self._connect_sent = True
         if conn is not None and conn.state == "open":
             self._first = asyncio.get_running_loop().create_future()
             await conn.send(body)
@@ -247,7 +249,8 @@ class SignalingTransport:
         times out; wait at most ``wait`` seconds for that answer.
         """
         conn = self._conn
-        if self.state == "connecting" and self.session is None and conn is not None and conn.state == "open":
+        if self.state == "connecting" and self.session is None and self._connect_sent and conn is not None \
+                and conn.state == "open":  # (after an ``ice`` alone no answer is coming)
             answered = asyncio.get_running_loop().create_future()
             self._first = answered
             with contextlib.suppress(TimeoutError, TwilioError):

@@ -141,7 +141,7 @@ async def test_the_wrong_turn_secret_fails_connect_with_53405_at_once(tmp_path: 
         with pytest.raises(TwilioError) as refused:
             await connect(running.token("alice", "r"), url=running.url, tracks=[], ice_transport_policy="relay")
         assert refused.value.code == 53405 and "TURN" in refused.value.message
-        assert time.monotonic() - started < 5.0
+        assert time.monotonic() - started < 1.0  # no wait for an answer to a connect never sent
         assert coturn.allocations() == 0
     finally:
         await running.close()
