@@ -218,3 +218,54 @@ async def stall_and_heal(join: JoinFn, outage: float = 6.0) -> float:
     assert subscribed(viewer, "publisher", "video") is video
     assert not seen.of("trackUnsubscribed") and not seen.of("disconnected")
     return took
+
+
+async def gap_healed_by_keyframe(join: JoinFn, gap: float = 1.0) -> tuple[float, int]:
+    """A short gap (all of a publisher's RTP dropped for ``gap`` s, under the watchdog's stall
+    time) that only a keyframe *request* can heal: the publisher's video sender ignores NACKs
+    (the lost packets are gone for good) and REMB (its encoder's target never moves, so aiortc
+    never re-creates the encoder — its free keyframe). Asserts a frame within 2 s and a keyframe
+    request (PLI/FIR) at the sender; returns both figures."""
+    from aiortc.rtp import RTCP_PSFB_APP, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
+
+    from core.media.faults import outgoing_loss
+
+    cam = camera("publisher")
+    publisher = await join("publisher", tracks=[cam])
+    viewer = await join("viewer")
+    await until(lambda: subscribed(viewer, "publisher", "video"))
+    frames = FrameLog()
+    subscribed(viewer, "publisher", "video").add_sink(frames)
+    await until(lambda: len(frames.times) >= 5)
+    requests: list[float] = []
+    for session in publisher._signaling.media.mesh.sessions().values():
+        transceiver = session.transceivers.get(cam.id)
+        if transceiver is None:
+            continue
+        sender = transceiver.sender
+
+        async def only_keyframe_requests(packet: Any, original: Any = sender._handle_rtcp_packet) -> None:
+            if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+                return
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                return  # REMB
+            await original(packet)
+
+        def counted(original: Any = sender._send_keyframe) -> None:
+            requests.append(time.monotonic())
+            original()
+
+        sender._handle_rtcp_packet = only_keyframe_requests
+        sender._send_keyframe = counted
+    await asyncio.sleep(1.0)  # the encoder settles at its fixed target
+    loss = outgoing_loss(publisher)
+    loss.set_fraction(1.0)
+    await asyncio.sleep(gap)
+    loss.set_fraction(0.0)
+    restored = time.monotonic()
+    await until(lambda: frames.count_since(restored) > 0, timeout=6)
+    took = next(t for t in frames.times if t >= restored) - restored
+    asked = sum(1 for t in requests if t >= restored - gap)
+    assert asked >= 1 and took < 2.0, (took, asked)
+    print(f"frame {took:.2f} s after the gap, {asked} keyframe request(s)")
+    return took, asked
