@@ -46,7 +46,7 @@ class ScriptStep:
     fraction: float | None = None
 
     @classmethod
-    def parse(cls, item: dict[str, Any]) -> "ScriptStep":
+    def parse(cls, item: dict[str, Any]) -> ScriptStep:
         if not isinstance(item, dict) or item.get("do") not in ACTIONS:
             raise ValueError(f"script steps need 'do' in {ACTIONS}: {item!r}")
         fraction = item.get("fraction")
@@ -104,7 +104,8 @@ class Bot:
         args = self.args
         tracks: list[Any] = []
         if not args.no_audio:
-            schedule = None if args.speak is None else [tuple(map(float, w.split("-"))) for w in args.speak]
+            schedule = None if args.speak is None else [
+                (float(a), float(b)) for a, b in (w.split("-", 1) for w in args.speak)]
             self.audio_source = SyntheticAudioSource(args.audio_kind, schedule=schedule, label=args.identity)
             self.audio = LocalAudioTrack(self.audio_source, name="microphone")
             tracks.append(self.audio)
@@ -158,7 +159,7 @@ class Bot:
                 await asyncio.wait_for(self.left.wait(), args.duration)
             else:
                 await self.left.wait()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         for task in tasks:
             task.cancel()
@@ -174,11 +175,14 @@ class Bot:
     # -- events ----------------------------------------------------------------------------
 
     def _listen(self, room: Room) -> None:
-        def who(p: Any) -> str:
+        def who(p: Any) -> str | None:
             return p.identity if p is not None else None
 
-        room.on("participantConnected", lambda p: (self.emit("participantConnected", participant=p.identity),
-                                                   self._watch_quality(p)))
+        def connected(p: Any) -> None:
+            self.emit("participantConnected", participant=p.identity)
+            self._watch_quality(p)
+
+        room.on("participantConnected", connected)
         for participant in room.participants.values():
             self._watch_quality(participant)
         room.on("participantDisconnected", lambda p: self.emit("participantDisconnected", participant=p.identity))

@@ -140,9 +140,9 @@ class Demo:
             bot.left.set()
         bot_tasks, self._bot_tasks = self._bot_tasks, []
         if bot_tasks:
-            done, pending = await asyncio.wait(bot_tasks, timeout=5.0)
-            for task in pending:
-                task.cancel()
+            _done, pending = await asyncio.wait(bot_tasks, timeout=5.0)
+            for bot_task in pending:
+                bot_task.cancel()
             await asyncio.gather(*bot_tasks, return_exceptions=True)
         for bot in self.bots:  # Bot.run leaves the room but its tracks are its caller's
             for track in (bot.audio, bot.video):
@@ -155,7 +155,7 @@ class Demo:
         if tmp is not None:
             tmp.cleanup()
 
-    async def __aenter__(self) -> "Demo":
+    async def __aenter__(self) -> Demo:
         await self.start()
         return self
 

@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from ui.resources import load_stylesheet
 
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "confab"])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0] if sys.argv else "confab"])
     app.setApplicationName("Confab")
     app.setDesktopFileName("confab")  # resources/confab.desktop
     from PySide6.QtGui import QIcon
@@ -204,15 +205,14 @@ async def _run(args: argparse.Namespace) -> int:
                                           token=args.token)
             await session.join(_request(window, args.url, args.room, args.name, args.token))
 
-        waits = [asyncio.ensure_future(closed.wait())]
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(closed.wait())]
         if args.quit_after is not None:
             waits.append(asyncio.ensure_future(asyncio.sleep(args.quit_after)))
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waits:
             waiter.cancel()
-        if args.screenshot is not None and not closed.is_set():
-            if not window.save_screenshot(args.screenshot):
-                log.error("could not save the screenshot to %s", args.screenshot)
+        if args.screenshot is not None and not closed.is_set() and not window.save_screenshot(args.screenshot):
+            log.error("could not save the screenshot to %s", args.screenshot)
     finally:
         # The live capture shows the call to the end: stopped (after one last one) before
         # leaving, so shutdown's join screen never overwrites it.

@@ -34,7 +34,7 @@ class Settings:
     speaker_id: str | None = None
 
     @classmethod
-    def from_json(cls, data: Any) -> "Settings":
+    def from_json(cls, data: Any) -> Settings:
         """Known string fields of a JSON object; anything else is ignored."""
         if not isinstance(data, dict):
             return cls()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QPoint, QSignalBlocker, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSignalBlocker, QSize, Qt, Signal, SignalInstance
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QMenu, QSizePolicy, QToolButton, QWidget
 
@@ -224,7 +224,7 @@ class ControlBar(QWidget):
         self.screen_chosen.emit(device_id)
         self.screen_toggled.emit(True)
 
-    def _button(self, name: str, icon_name: str, signal: Signal | None) -> QToolButton:
+    def _button(self, name: str, icon_name: str, signal: SignalInstance | None) -> QToolButton:
         button = QToolButton(self)
         button.setObjectName(name)
         button.setIcon(icon(icon_name))

@@ -201,6 +201,6 @@ class TileGrid(QWidget):
             rects = speaker_rects(len(keys), area)
         else:
             rects = grid_rects(len(keys), area)
-        for key, rect in zip(keys, rects):
+        for key, rect in zip(keys, rects, strict=True):
             self._tiles[key].setGeometry(rect)
         self.layout_changed.emit()

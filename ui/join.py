@@ -8,12 +8,13 @@ room and name fields, remembered or not: the token decides both. Device lists co
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal, SignalInstance
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -107,7 +108,7 @@ class JoinScreen(QWidget):
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.cancel_button.hide()
         cancel_key = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
-        cancel_key.activated.connect(lambda: self._busy and self.cancel_requested.emit())
+        cancel_key.activated.connect(lambda: self.cancel_requested.emit() if self._busy else None)
         for line in (self.server_input, self.room_input, self.name_input, self.token_input):
             line.returnPressed.connect(self.request_join)
 
@@ -319,7 +320,7 @@ class JoinScreen(QWidget):
         line.setClearButtonEnabled(True)
         return line
 
-    def _combo(self, name: str, signal: Signal) -> QComboBox:
+    def _combo(self, name: str, signal: SignalInstance) -> QComboBox:
         combo = QComboBox(self)
         combo.setObjectName(name)
         combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -348,10 +349,8 @@ class JoinScreen(QWidget):
         if looks_like_token(text):
             self._prefill_from_token(text)
             return
-        try:
+        with contextlib.suppress(InviteError):  # reported on Join; the user may still be typing
             self.apply_invite(text)
-        except InviteError:
-            pass  # reported on Join; the user may still be typing
 
     def _prefill_from_token(self, token: str) -> None:
         hints = token_hints(token)

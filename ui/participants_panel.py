@@ -70,8 +70,8 @@ class ParticipantsPanel(QWidget):
     # ------------------------------------------------------------------ queries
 
     def sids(self) -> list[str]:
-        return [self._tree.topLevelItem(i).data(_NAME, Qt.ItemDataRole.UserRole)
-                for i in range(self._tree.topLevelItemCount())]
+        items = (self._tree.topLevelItem(i) for i in range(self._tree.topLevelItemCount()))
+        return [item.data(_NAME, Qt.ItemDataRole.UserRole) for item in items if item is not None]
 
     def entry(self, sid: str) -> ParticipantEntry | None:
         return self._entries.get(sid)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
@@ -53,7 +53,7 @@ def icon_path(name: str) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def icon(name: str) -> QIcon:
     """A QIcon for ``icons/<name>.svg`` (cached; needs a QGuiApplication)."""
     return QIcon(str(icon_path(name)))

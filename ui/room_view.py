@@ -32,10 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.identity import display_name
 from ui.chat import ChatPanel
 from ui.controls import ControlBar
 from ui.grid import LayoutMode, TileGrid
-from core.identity import display_name
 from ui.messages import describe
 from ui.participants_panel import ParticipantsPanel
 from ui.stats_overlay import StatsOverlay, StatsRow
@@ -74,6 +74,8 @@ class RoomView(QWidget):
 
     leave_confirmed = Signal()
     fullscreen_toggled = Signal()
+    chat: ChatPanel  # (made further down __init__ than the shortcuts that use them)
+    help_sheet: QLabel
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -25,11 +25,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.dev_token import DevTokenError, fetch_dev_token
 from core.errors import TwilioError
+from core.identity import display_name, unique_identity
 from core.local_tracks import create_local_audio_track, create_local_video_track
 from core.media import devices
 from core.track import LocalAudioTrack, LocalVideoTrack
 from ui.bridge import SCREEN_TRACK_NAME, RoomBridge, tile_key
-from core.identity import display_name, unique_identity
 from ui.invite import InviteError, format_web_invite
 from ui.join import JoinRequest
 from ui.main_window import MainWindow
@@ -174,7 +174,7 @@ class Session(QObject):
         except DevTokenError as err:
             self._join_failed(None, str(err), request.server)
             return False
-        except Exception as err:  # noqa: BLE001 - whatever it was, the user must see it
+        except Exception as err:
             log.exception("joining failed")
             self._join_failed(None, f"Could not join: {err}", request.server)
             return False
@@ -522,7 +522,7 @@ class Session(QObject):
         while self.bridge is not None and view.controls.stats_open:
             try:
                 rows = await self.bridge.stats_rows()
-            except Exception:  # noqa: BLE001 - the overlay must not take the room down
+            except Exception:
                 log.exception("get_stats failed")
                 rows = []
             if self.bridge is None or not view.controls.stats_open:

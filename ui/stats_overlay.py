@@ -72,10 +72,7 @@ def format_row(row: StatsRow | Mapping[str, Any]) -> tuple[str, ...]:
                                else row)  # type: ignore[arg-type]
     width, height = data.get("width"), data.get("height")
     kind = data.get("kind") or "video"
-    if width and height:
-        resolution = f"{int(width)}×{int(height)}"
-    else:
-        resolution = _DASH
+    resolution = f"{int(width)}×{int(height)}" if width and height else _DASH
     fps = data.get("fps")
     loss = data.get("loss_percent")
     rtt = data.get("rtt_ms")
@@ -140,7 +137,7 @@ class StatsOverlay(QWidget):
         """The displayed cells, row by row (for tests and QA)."""
         return list(self._rows)
 
-    def sizeHint(self) -> QSize:
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         header = self._table.horizontalHeader()
         width = header.length() + 16 + 4
         height = header.height() + 20 * max(1, len(self._rows)) + 12 + 4

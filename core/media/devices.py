@@ -96,7 +96,7 @@ def _formats() -> frozenset[str]:
         for entry in av.formats_available:
             names.update(entry.split(","))
         return frozenset(names)
-    except Exception:  # pragma: no cover - PyAV is a dependency
+    except Exception:  # noqa: BLE001  # pragma: no cover - PyAV is a dependency
         return frozenset()
 
 
@@ -199,7 +199,7 @@ def list_screens() -> list[Device]:
 def _safe(fn) -> list[Device]:  # type: ignore[no-untyped-def]
     try:
         return list(fn())
-    except Exception as exc:  # best effort: listing must never raise
+    except Exception as exc:  # noqa: BLE001 - best effort: listing must never raise
         log.debug("device enumeration failed: %s", exc)
         return []
 

@@ -22,6 +22,7 @@ import fractions
 import glob
 import logging
 import os
+import subprocess
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -116,7 +117,7 @@ class AudioPlayback:
                     output.write(out)
                 self.frames_written += 1
             output.finish()
-        except Exception as exc:  # no device, device lost, ...
+        except Exception as exc:  # noqa: BLE001 - no device, device lost, ...: reported, never raised
             self.error = exc
             log.warning("audio playback on %s:%s failed: %s", self.format, self.device, exc)
             if self._on_error is not None:
@@ -129,7 +130,7 @@ class AudioPlayback:
             if output is not None:
                 try:
                     output.close()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - closing a failed device
                     log.debug("closing playback output: %s", exc)
 
     def close(self, timeout: float = 2.0) -> None:
@@ -203,5 +204,5 @@ class _PacatOutput(_Output):
             self.proc.stdin.close()
         try:
             self.proc.wait(1.0)
-        except Exception:
+        except subprocess.TimeoutExpired:
             self.proc.terminate()

@@ -91,8 +91,8 @@ class TestPattern:
         self.width, self.height, self.seed = width, height, seed
         hue = math.radians((seed * 137.50776405) % 360.0)
         self.chroma = (
-            int(round(128 + 72 * math.cos(hue))),
-            int(round(128 + 72 * math.sin(hue))),
+            round(128 + 72 * math.cos(hue)),
+            round(128 + 72 * math.sin(hue)),
         )
         self.box_chroma = (256 - self.chroma[0], 256 - self.chroma[1])
         y_size = width * height
@@ -248,7 +248,7 @@ class SyntheticAudioSource(MediaStreamTrack):
         self.frequency = float(frequency)
         self.sample_rate = int(sample_rate)
         self.amplitude = float(amplitude)
-        self.samples_per_frame = int(round(AUDIO_PTIME * self.sample_rate))
+        self.samples_per_frame = round(AUDIO_PTIME * self.sample_rate)
         self.schedule: list[Interval] | None = (
             None if schedule is None else sorted((float(a), float(b)) for a, b in schedule)
         )
@@ -289,14 +289,16 @@ class SyntheticAudioSource(MediaStreamTrack):
     def _signal(self, t: np.ndarray) -> np.ndarray:
         f0 = self.frequency
         if self.signal == "tone":
-            return np.sin(2 * np.pi * f0 * t)
+            tone: np.ndarray = np.sin(2 * np.pi * f0 * t)
+            return tone
         # Phase of f0 * (1 + 0.03 sin(2*pi*5 t)), integrated analytically.
         phase = 2 * np.pi * f0 * t - (f0 * 0.03 / 5.0) * np.cos(2 * np.pi * 5.0 * t)
         wave = sum(np.sin(k * phase) / k for k in range(1, 7)) / 1.8
         syllable = np.sin(np.pi * 4.0 * t) ** 2
         stress = 0.6 + 0.4 * np.sin(np.pi * 1.3 * t) ** 2
         phrase = (np.mod(t, 2.0) < 1.6).astype(np.float64)
-        return wave * syllable * stress * phrase
+        speech: np.ndarray = wave * syllable * stress * phrase
+        return speech
 
     def render(self, first_sample: int) -> np.ndarray:
         """The s16 samples of the frame starting at ``first_sample`` (shape (1, n))."""

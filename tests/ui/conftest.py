@@ -10,11 +10,11 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "call"))  # pulseserver, as tests/group does
 
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable
 
-import av  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import av
+import numpy as np
+import pytest
 
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)
@@ -40,7 +40,7 @@ def make_frame() -> FrameFactory:
 def near(color: object, expected: tuple[int, int, int], tol: int = 24) -> bool:
     """``QColor`` ``color`` within ``tol`` per channel of ``expected`` (YUV rounding)."""
     rgb = (color.red(), color.green(), color.blue())  # type: ignore[attr-defined]
-    return all(abs(a - b) <= tol for a, b in zip(rgb, expected))
+    return all(abs(a - b) <= tol for a, b in zip(rgb, expected, strict=True))
 
 
 @pytest.fixture

@@ -139,10 +139,10 @@ def test_device_lists_keep_selection_and_emit_on_user_choice(qtbot, join):
     picker = join.findChild(QComboBox, "camera-picker")
     assert [picker.itemData(i) for i in range(picker.count())] == [d for d, _ in CAMERAS]
     picker.setCurrentIndex(1)
-    join.set_cameras(CAMERAS + [("new", "New camera")])  # a device appeared
+    join.set_cameras([*CAMERAS, ("new", "New camera")])  # a device appeared
     assert picker.currentData() == "/dev/video0"
     with qtbot.assertNotEmitted(join.camera_changed):
-        join.set_cameras(CAMERAS + [("new", "New camera")], selected="new")
+        join.set_cameras([*CAMERAS, ("new", "New camera")], selected="new")
     with qtbot.waitSignal(join.camera_changed, timeout=1000) as blocker:
         qtbot.keyClick(picker, Qt.Key.Key_Up)  # the user picks the previous entry
     assert blocker.args == ["/dev/video0"]

@@ -69,7 +69,7 @@ def test_frames_from_asyncio_under_qasync(qapp, qtbot, make_frame, near_color):
     red = make_frame(320, 240, (255, 0, 0), (255, 0, 0))
 
     async def feed() -> None:
-        for i in range(40):
+        for _i in range(40):
             for _ in range(3):  # bursts: three frames between two loop turns
                 tile.set_frame(blue)
             await asyncio.sleep(0.002)

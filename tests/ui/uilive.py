@@ -16,8 +16,7 @@ from typing import Any
 
 import qasync
 
-from app.bot import Bot
-from app.bot import parser as bot_parser
+from app.bot import Bot, parser as bot_parser
 from server.app import RunningServer, start_server
 from ui.join import JoinRequest
 from ui.main_window import MainWindow
