@@ -11,6 +11,7 @@ from __future__ import annotations
 import aiohttp
 
 from core.errors import TwilioError
+from core.tls import client_ssl
 
 __all__ = ["DevTokenError", "DevTokenRefused", "DevTokenUnreachable", "fetch_dev_token"]
 
@@ -33,7 +34,8 @@ async def fetch_dev_token(server: str, identity: str, room: str | None, *, timeo
         url = "http" + url[2:]
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
-            async with http.post(url + "/dev/token", json={"identity": identity, "room": room}) as resp:
+            async with http.post(url + "/dev/token", json={"identity": identity, "room": room},
+                                 ssl=client_ssl()) as resp:
                 try:
                     body = await resp.json(content_type=None)
                 except ValueError:

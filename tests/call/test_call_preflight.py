@@ -33,8 +33,9 @@ async def test_preflight_runs_every_step_and_reports_a_clean_loopback(server) ->
     assert seen["progress"][-2:] == ["mediaSubscribed", "mediaStarted"]
     assert [name for _, name in report.progress_events] == seen["progress"]
     timing = report.network_timing
-    assert all(timing[k].duration is not None and timing[k].duration >= 0 for k in timing), timing
-    assert timing["media"].duration < 5000  # type: ignore[operator]
+    durations = {k: t.duration for k, t in timing.items()}
+    assert all(d is not None and d >= 0 for d in durations.values()), durations
+    assert (durations["media"] or 0) < 5000
     assert report.test_timing.duration is not None and report.test_timing.duration >= 3000
     stats = report.stats
     assert stats["rtt"] is not None and 0 <= stats["rtt"].average < 200  # ms, loopback
@@ -64,7 +65,7 @@ async def test_preflight_measures_loss_on_the_path(server) -> None:  # type: ign
             loss.attach(senders[0])
             loss.set_fraction(0.2)
 
-    RTCPeerConnection.addTrack = add_track  # type: ignore[method-assign]
+    RTCPeerConnection.addTrack = add_track  # type: ignore[method-assign, assignment]  # a test-only spy
     try:
         test = run_preflight(server.token("preflight", "pf"), url=server.url, duration=3.0)
         test.on("progress", on_progress)

@@ -144,3 +144,17 @@ async def test_the_desktop_app_joins_an_https_server_with_ca_file(tls_server: Ru
         _, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0 and "Traceback" not in stderr.decode(), stderr.decode()[-2000:]
     assert json.loads((config / "settings.json").read_text())["server"] == tls_server.url
+
+
+async def test_dev_tokens_come_over_https_from_a_trusted_server(tls_server: RunningServer, cert: tuple[Path, Path],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.dev_token import DevTokenUnreachable, fetch_dev_token
+    from core.token import verify_access_token
+
+    with pytest.raises(DevTokenUnreachable):  # not told to trust it: refused, with the reason
+        await fetch_dev_token(tls_server.url, "ada", "secure")
+    monkeypatch.setenv(CA_FILE_ENV, str(cert[0]))
+    token = await fetch_dev_token(tls_server.url, "ada", "secure")
+    creds = tls_server.credentials
+    verified = verify_access_token(token, {creds.api_key_sid: creds.api_key_secret}, account_sid=creds.account_sid)
+    assert verified["grants"]["identity"] == "ada"
