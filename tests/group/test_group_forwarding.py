@@ -79,7 +79,8 @@ async def test_unpublish_rules_and_leave_tear_forwarding_down(join, server) -> N
     def media_tasks() -> list[asyncio.Task]:
         # Local tracks' own preview tasks are theirs (they stop with the source), not the call's.
         return [t for t in asyncio.all_tasks()
-                if t.get_coro().__qualname__ not in ("_Fanout._run", "MediaRelay.__run_track")]
+                if t.get_coro().__qualname__ not in ("_Fanout._run", "MediaRelay.__run_track",
+                                                     "LocalSource._watch_frames")]
 
     baseline = len(media_tasks())
     alice = await join("alice", tracks=[camera("alice")])
