@@ -15,6 +15,12 @@ from core.media.loopback import (
 from pairs import media_pair, negotiate, sdp_candidate_addresses
 
 
+def _machine_addresses() -> list[str]:
+    """What aioice itself answers (the machine's IPv4 addresses), past our dispatcher."""
+    original = loopback._original_host_addresses
+    assert original is not None, "the dispatcher is installed"
+    return original(True, False)
+
 @pytest.fixture(autouse=True)
 def _restore():
     was = is_loopback_only()
@@ -33,7 +39,7 @@ def test_enable_is_idempotent_and_reversible() -> None:
     disable_loopback_only()
     assert not is_loopback_only()
     # The dispatcher stays in place but answers as aioice does (the machine's own addresses).
-    assert aioice.ice.get_host_addresses(True, False) == loopback._original_host_addresses(True, False)
+    assert aioice.ice.get_host_addresses(True, False) == _machine_addresses()
     assert [s.urls for s in RTCIceGatherer.getDefaultIceServers()] == ["stun:stun.l.google.com:19302"]
 
 
@@ -91,7 +97,7 @@ def test_loopback_gathering_for_one_connection_leaves_the_process_alone() -> Non
     disable_loopback_only()
     with loopback.gathering_on_loopback():
         assert aioice.ice.get_host_addresses(True, False) == ["127.0.0.1"]
-    assert aioice.ice.get_host_addresses(True, False) == loopback._original_host_addresses(True, False)
+    assert aioice.ice.get_host_addresses(True, False) == _machine_addresses()
     with loopback.gathering_on_loopback(False):
         assert not is_loopback_only()
 
@@ -112,7 +118,7 @@ async def test_a_negotiation_that_asked_gathers_on_loopback_and_no_other(tmp_pat
         assert sessions and all(sdp_candidate_addresses(s.pc.localDescription.sdp) == ["127.0.0.1"]
                                 for s in sessions)
         assert not is_loopback_only()
-        assert aioice.ice.get_host_addresses(True, False) == loopback._original_host_addresses(True, False)
+        assert aioice.ice.get_host_addresses(True, False) == _machine_addresses()
         room.disconnect()
     finally:
         await server.close()
