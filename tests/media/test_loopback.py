@@ -21,6 +21,7 @@ def _machine_addresses() -> list[str]:
     assert original is not None, "the dispatcher is installed"
     return original(True, False)
 
+
 @pytest.fixture(autouse=True)
 def _restore():
     was = is_loopback_only()
