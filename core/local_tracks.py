@@ -17,6 +17,7 @@ from typing import Any
 from .media import devices
 from .media.levels import AudioLevel
 from .media.local import LocalSource
+from .media.processing import ProcessedTrack
 from .media.switchable import SwitchableTrack
 from .track import LocalAudioTrack, LocalVideoTrack
 
@@ -34,7 +35,10 @@ def local_source(track: LocalAudioTrack | LocalVideoTrack) -> LocalSource:
             track._level = level.level  # type: ignore[union-attr]  # only an audio source reports levels: track is a LocalAudioTrack here
 
         switch = SwitchableTrack(track.media_stream_track, on_switched=track._media_started)
-        source = LocalSource(switch, on_started=track._media_started, on_dimensions=on_dimensions,
+        track._switch = switch  # type: ignore[union-attr]  # restart() swaps the device in it
+        # Video goes through the track's processor (add_processor) before preview and senders.
+        feed = ProcessedTrack(switch, track) if isinstance(track, LocalVideoTrack) else switch
+        source = LocalSource(feed, on_started=track._media_started, on_dimensions=on_dimensions,
                              on_level=on_level, on_ended=track._media_ended, on_muted=track._media_muted)
         track._local_source = source  # type: ignore[union-attr]  # the source cache is not declared on the track classes (core/track.py)
         track.on("stopped", lambda t: None if getattr(t, "_restarting", False) else _stop_soon(source))
@@ -87,7 +91,7 @@ async def restart_track(track: LocalAudioTrack | LocalVideoTrack, constraints: M
     track._constraints = options  # type: ignore[union-attr]
     old = track._media_stream_track
     if track.is_stopped:  # its source ended with it: the next use makes a new one
-        track._local_source = None  # type: ignore[union-attr]
+        track._local_source = track._switch = None  # type: ignore[union-attr]
     track._restarting = True  # type: ignore[union-attr]  # keeps the shared source through 'stopped'
     try:
         track._mark_stopped()
@@ -96,9 +100,9 @@ async def restart_track(track: LocalAudioTrack | LocalVideoTrack, constraints: M
     track._media_stream_track = media
     track._is_stopped = False
     track._is_started = False
-    source: LocalSource | None = getattr(track, "_local_source", None)
-    if source is not None and isinstance(source.track, SwitchableTrack):
-        source.track.switch(media)
+    switch: SwitchableTrack | None = getattr(track, "_switch", None)
+    if switch is not None:
+        switch.switch(media)
     with contextlib.suppress(Exception):
         old.stop()
 

@@ -146,10 +146,43 @@ class VideoTrack(_MediaTrack):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._dimensions: Dimensions | None = None
+        self._processor: Any = None
 
     @property
     def dimensions(self) -> Dimensions | None:
         return self._dimensions
+
+    @property
+    def processor(self) -> Any:
+        """The VideoProcessor added with ``add_processor`` (None without one)."""
+        return self._processor
+
+    def add_processor(self, processor: Any, options: Mapping[str, Any] | None = None) -> VideoTrack:
+        """Pass every frame through ``processor.process_frame(input_rgb, output_rgb)``
+        (core/media/processing.py): a local track's preview and what it sends, a remote track's
+        sinks. One processor at a time, as in twilio-video.js; ``options`` is accepted and unused."""
+        from .media.processing import check_processor
+
+        check_processor(processor, "addProcessor")
+        if self._processor is not None:
+            raise RuntimeError("A VideoProcessor has already been added.")
+        self._processor = processor
+        self._processor_changed()
+        return self
+
+    def remove_processor(self, processor: Any) -> VideoTrack:
+        if processor is None:
+            raise TypeError("Received an invalid VideoProcessor from removeProcessor.")
+        if self._processor is None:
+            raise RuntimeError("No existing VideoProcessor detected.")
+        if processor is not self._processor:
+            raise RuntimeError("The provided VideoProcessor is different than the existing one.")
+        self._processor = None
+        self._processor_changed()
+        return self
+
+    def _processor_changed(self) -> None:
+        """Hand the processor to the media layer (a local track's feed reads it every frame)."""
 
     def _set_dimensions(self, width: int, height: int) -> bool:
         dimensions = Dimensions(int(width), int(height))
@@ -464,6 +497,10 @@ class RemoteVideoTrack(_RemoteTrack, VideoTrack):
         if frozen != self._is_frozen:
             self._is_frozen = frozen
             self.emit("frozen" if frozen else "unfrozen", self)
+
+    def _processor_changed(self) -> None:
+        if hasattr(self._media_stream_track, "processor"):  # the fan-out applies it before its sinks
+            self._media_stream_track.processor = self._processor
 
     def add_sink(self, sink: Any) -> Any:
         """Deliver decoded frames to ``sink`` (latest frame wins); delegates to the media object."""

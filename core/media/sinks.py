@@ -31,6 +31,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .freezes import FreezeCounter
 from .levels import SILENCE_DBOV, AudioLevel, frame_level
+from .processing import process
 
 __all__ = [
     "AudioFanout",
@@ -146,7 +147,9 @@ class _Fanout:
                 self.frames += 1
                 self._fps.tick(time.monotonic())
                 if not isinstance(frame, av.Packet):  # a pre-encoded source: nothing to show or measure
-                    self._handle(frame)
+                    frame = await self._prepare(frame)
+                    if frame is not None:
+                        self._handle(frame)
                 if not self.started:
                     self.started = True
                     _call_safely(self._on_started)
@@ -157,6 +160,10 @@ class _Fanout:
         self.ended = True
         self._close_sinks()
         _call_safely(self._on_ended)
+
+    async def _prepare(self, frame: Any) -> Any:
+        """The frame the sinks get (None: drop it)."""
+        return frame
 
     def _handle(self, frame: Any) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -208,6 +215,8 @@ class VideoFanout(_Fanout):
         self._slots: dict[FrameSink, _Slot] = {}
         #: Freezes of this video as webrtc-stats counts them (a pause while disabled counts too).
         self.freezes = FreezeCounter()
+        #: A VideoProcessor applied before the sinks (RemoteVideoTrack.add_processor).
+        self.processor: Any = None
         self.latest_frame: av.VideoFrame | None = None
         self.width: int | None = None
         self.height: int | None = None
@@ -274,6 +283,9 @@ class VideoFanout(_Fanout):
                 log.exception("video sink %r failed", slot.sink)
             if slot.closing and slot.frame is None:
                 return
+
+    async def _prepare(self, frame: av.VideoFrame) -> av.VideoFrame | None:
+        return frame if self.processor is None else await process(self.processor, frame)
 
     def _handle(self, frame: av.VideoFrame) -> None:
         self.latest_frame = frame
