@@ -52,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="confab", parents=[_common(False)],
                                  description="Confab: desktop video conferencing")
     ap.add_argument("--version", action="version", version=version_line("confab"))
+    ap.add_argument("--self-test", action="store_true",
+                    help="check this installation: a built-in server, a bot and the app in a call "
+                         "(offscreen); exit 0 when a remote frame is painted")
     sub = ap.add_subparsers(dest="command", metavar="{join,open,demo}")
     join = sub.add_parser("join", parents=[_common(True)], help="join a room right away")
     join.add_argument("--url", required=True, help="room server, e.g. http://127.0.0.1:7880")
@@ -108,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=str(args.log_level).upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.live_capture = None
-    if _headless():
+    if args.self_test:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif _headless():
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         if args.screenshot is None:
             args.live_capture = Path(f"confab-{args.command or 'app'}.png").resolve()
@@ -139,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
+        if args.self_test:
+            from app.selftest import run as self_test
+
+            return loop.run_until_complete(self_test())
         return loop.run_until_complete(_run(args))
     finally:
         asyncio.set_event_loop(None)
