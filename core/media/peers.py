@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ from .local import LocalSource
 from .negotiation import DescriptionError, Negotiation, RemoteMediaLine, new_ice_credentials
 from .relay import RelayTrack
 from .rtp_hooks import install as _install_rtp_hooks
+from .sinks import FpsMeter
 from .watchdog import Link
 
 _install_rtp_hooks()
@@ -63,6 +65,8 @@ class LocalFeed(MediaStreamTrack):
         #: Cap on the encoder's target bitrate (bps), applied before each frame (None: aiortc's own).
         self.max_bitrate: int | None = None
         self.sender: RTCRtpSender | None = None
+        #: Frames handed to the encoder per second (what is sent, not what is captured).
+        self.sent = FpsMeter(1.0)
 
     def set_enabled(self, enabled: bool) -> None:
         if enabled:
@@ -75,19 +79,26 @@ class LocalFeed(MediaStreamTrack):
             frame = await self._source.recv()
             if self._enabled.is_set():
                 self._cap_bitrate()
+                self.sent.tick(time.monotonic())
                 return frame
+
+    def encoder(self) -> Any:
+        """The sender's video encoder (private to aiortc's sender; None before the first frame or
+        for aiortc's Opus encoder, whose bitrate is fixed)."""
+        if self.sender is None:
+            return None
+        if not hasattr(self.sender, "_RTCRtpSender__encoder"):
+            raise RuntimeError("aiortc's RTCRtpSender has no __encoder: core.media.peers cannot cap bitrate")
+        encoder = self.sender._RTCRtpSender__encoder
+        return encoder if encoder is not None and hasattr(encoder, "target_bitrate") else None
 
     def _cap_bitrate(self) -> None:
         """aiortc has no ``setParameters``: clamp its encoder's target (REMB may raise it again,
         so every frame); when the cap is lifted, give the encoder back its codec's default
         target and let REMB take over. The encoder is private to the sender; this is the hook."""
-        if self.sender is None:
+        encoder = self.encoder()
+        if encoder is None:
             return
-        if not hasattr(self.sender, "_RTCRtpSender__encoder"):
-            raise RuntimeError("aiortc's RTCRtpSender has no __encoder: core.media.peers cannot cap bitrate")
-        encoder = self.sender._RTCRtpSender__encoder
-        if encoder is None or not hasattr(encoder, "target_bitrate"):
-            return  # created at the first frame; aiortc's Opus encoder has a fixed bitrate
         if self.max_bitrate:
             if encoder.target_bitrate > self.max_bitrate:
                 encoder.target_bitrate = self.max_bitrate

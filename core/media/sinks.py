@@ -35,6 +35,7 @@ from .processing import process
 
 __all__ = [
     "AudioFanout",
+    "FpsMeter",
     "FrameSink",
     "LatestFrameSink",
     "SinkStats",
@@ -57,7 +58,7 @@ def _call_safely(callback: Callable[..., Any] | None, *args: Any) -> None:
         log.exception("media callback %r failed", callback)
 
 
-class _FpsMeter:
+class FpsMeter:
     """Frames per second over a sliding window of arrival times (monotonic clock)."""
 
     def __init__(self, window: float) -> None:
@@ -119,7 +120,7 @@ class _Fanout:
         self._on_started = on_started
         self._on_ended = on_ended
         self._task: asyncio.Task[None] | None = None
-        self._fps = _FpsMeter(fps_window)
+        self._fps = FpsMeter(fps_window)
         self.frames = 0
         self.started = False
         self.ended = False  # the track ended (MediaStreamError), as opposed to stop()

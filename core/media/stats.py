@@ -7,6 +7,7 @@ received from the receiver hook (``rtp_hooks``).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +21,7 @@ from ..stats import (
     StatsReport,
 )
 from ..track import Dimensions
+from .peers import LocalFeed
 from .rtp_hooks import counters_of
 from .sinks import AudioFanout, VideoFanout
 
@@ -43,6 +45,20 @@ def _codec(transceiver: Any) -> tuple[str | None, int | None]:
     if not codecs:
         return None, None
     return codecs[0].mimeType.split("/", 1)[-1], codecs[0].clockRate
+
+
+def _limitation(feed: Any, captured: float | None, sent: float | None) -> str:
+    """webrtc-stats' qualityLimitationReason as far as aiortc allows (it never scales the
+    picture): "cpu" when frames are dropped before the encoder (it cannot keep up), "bandwidth"
+    when the encoder's target is held below its codec's starting bitrate (the receiver's
+    estimate or a max_video_bitrate cap), else "none"."""
+    if captured and sent is not None and sent < 0.75 * captured:
+        return "cpu"
+    encoder = feed.encoder() if isinstance(feed, LocalFeed) else None
+    default = getattr(sys.modules.get(type(encoder).__module__), "DEFAULT_BITRATE", None) if encoder else None
+    if encoder is not None and default and encoder.target_bitrate < default:
+        return "bandwidth"
+    return "none"
 
 
 def _dimensions(size: tuple[int, int] | None) -> Dimensions | None:
@@ -91,10 +107,12 @@ async def collect_stats(mesh: Any, fanouts: Mapping[tuple[str | None, str], Vide
                     fps = source.preview.fps if source is not None else None
                     enabled = bool(getattr(track, "is_enabled", True))
                     size = getattr(track, "dimensions", None)
+                    feed = transceiver.sender.track
+                    sent_fps = feed.sent.rate() if isinstance(feed, LocalFeed) else fps
                     report.local_video_track_stats.append(LocalVideoTrackStats(
                         **common, capture_dimensions=size, dimensions=size if enabled else None,
-                        capture_frame_rate=fps, frame_rate=fps if enabled else 0.0,
-                        quality_limitation_reason="none"))
+                        capture_frame_rate=fps, frame_rate=sent_fps if enabled else 0.0,
+                        quality_limitation_reason=_limitation(feed, fps, sent_fps) if enabled else "none"))
             else:
                 track = transceiver.receiver.track
                 if track is None or id(track) not in by_track:

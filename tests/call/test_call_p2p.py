@@ -281,3 +281,26 @@ async def test_freeze_count_counts_a_video_outage_and_only_that(join) -> None:  
             break
         await asyncio.sleep(0.1)
     assert await freezes() == 1
+
+
+async def test_local_video_stats_say_what_is_sent_and_what_limits_it(join) -> None:  # type: ignore[no-untyped-def]
+    capped = await join("capped", tracks=[camera("capped", 320, 240, 15)], max_video_bitrate=150_000)
+    free = await join("free", tracks=[camera("free", 320, 240, 15)])
+    for room, other in ((capped, "free"), (free, "capped")):
+        await until(lambda: (t := subscribed(room, other, "video")) is not None and t.is_started)
+    await asyncio.sleep(2.0)
+
+    async def local_video(room):  # type: ignore[no-untyped-def]
+        [stats] = [s for r in await room.get_stats() for s in r.local_video_track_stats]
+        return stats
+
+    held, open_ = await local_video(capped), await local_video(free)
+    assert held.quality_limitation_reason == "bandwidth"  # the cap holds the encoder under its own target
+    assert open_.quality_limitation_reason == "none", open_
+    for stats in (held, open_):
+        assert 12 <= stats.frame_rate <= 17 and 12 <= stats.capture_frame_rate <= 17, stats  # 15 fps sent
+    track = next(iter(free.local_participant.video_tracks.values())).track
+    track.disable()
+    await asyncio.sleep(0.2)
+    off = await local_video(free)
+    assert off.frame_rate == 0.0 and off.quality_limitation_reason == "none"
