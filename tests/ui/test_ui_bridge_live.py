@@ -10,7 +10,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -264,10 +263,9 @@ def test_room_completed_returns_to_join_with_its_code(run_live: Any) -> None:
     async def scenario(live: Live) -> None:
         await live.bot("ada")
         assert await live.join()
-        c = live.server.credentials  # end the room through the REST API, as an operator would
-        async with aiohttp.ClientSession(auth=aiohttp.BasicAuth(c.api_key_sid, c.api_key_secret)) as http:
-            async with http.post(f"{live.server.url}/v1/Rooms/{ROOM}", data={"Status": "completed"}) as resp:
-                assert resp.status == 200, await resp.text()
+        # End the room through the REST API, as an operator would.
+        status, body = await live.rest(f"Rooms/{ROOM}", {"Status": "completed"})
+        assert status == 200, body
         ended = live.window.ended_screen
         await live.until(lambda: live.window.current_screen == "ended", what="the ended page")
         # A normal end is a neutral page, not a red error.
@@ -317,11 +315,8 @@ def test_dev_token_refused_without_dev_mode(run_live: Any, tmp_path: Path) -> No
 
 async def _group_room(live: Live) -> None:
     """Make ROOM a group room (the forwarder: server-side dominant speaker and quality)."""
-    creds = live.server.credentials
-    auth = aiohttp.BasicAuth(creds.api_key_sid, creds.api_key_secret)
-    async with aiohttp.ClientSession(auth=auth) as http:
-        async with http.post(live.server.url + "/v1/Rooms", data={"UniqueName": ROOM, "Type": "group"}) as r:
-            assert r.status == 201, await r.text()
+    status, body = await live.rest("Rooms", {"UniqueName": ROOM, "Type": "group"})
+    assert status == 201, body
 
 
 def test_dominant_speaker_highlight_and_quality_bars_end_to_end(run_live: Any) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import qasync
 
 from app.bot import Bot, parser as bot_parser
@@ -56,6 +57,14 @@ class Live:
             if loop.time() > deadline:
                 raise AssertionError(f"timed out waiting for {what or predicate}")
             await asyncio.sleep(0.02)
+
+    async def rest(self, path: str, data: dict[str, str]) -> tuple[int, str]:
+        """POST to the server's REST API as its operator: (status, body)."""
+        c = self.server.credentials
+        headers = {"Authorization": aiohttp.encode_basic_auth(c.api_key_sid, c.api_key_secret)}
+        async with aiohttp.ClientSession(headers=headers) as http, \
+                http.post(f"{self.server.url}/v1/{path}", data=data) as resp:
+            return resp.status, await resp.text()
 
     async def bot(self, identity: str) -> Bot:
         args = bot_parser().parse_args([
