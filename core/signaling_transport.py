@@ -84,6 +84,7 @@ class SignalingTransport:
         self._conn: TwilioConnection | None = None
         self._first: asyncio.Future[p.ServerMessage] | None = None
         self._queue: list[msgspec.Struct] = []
+        self._held: list[p.ServerMessage] = []
         self._sender: asyncio.Task[Any] | None = None
         self._outbox: asyncio.Queue[msgspec.Struct] = asyncio.Queue()
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -147,12 +148,12 @@ class SignalingTransport:
         if self._first is not None and not self._first.done():
             self._first.set_result(body)
             return
-        error = error_of(body)
-        if isinstance(body, p.Synced) and self.state == "syncing":
-            self._on_message(body)
-            self._set_state("connected", None)
-            self._flush_queue()
+        if self.state == "syncing":
+            # After the answer to ``sync``/``connect`` and before _reconnect() took it up: hold
+            # on, so that the server's next updates are applied after that answer, not before.
+            self._held.append(body)
             return
+        error = error_of(body)
         self._on_message(body)
         if error is not None or isinstance(body, p.Disconnected):
             self._end(error)
@@ -181,14 +182,16 @@ class SignalingTransport:
             except (TimeoutError, TwilioError) as exc:
                 if isinstance(exc, TwilioError):
                     last_error = exc if exc.code not in (53000, 53001) else last_error
+                self._held.clear()
                 await self._close_connection()
                 continue
             if isinstance(first, p.Synced):
-                self._received(first)
+                self._resumed(first)
                 return
             if isinstance(first, p.Connected) and rejoin:
                 self._rejoined(first)
                 return
+            self._held.clear()
             error = error_of(first) or last_error
             if not rejoin and self._rejoin_body is not None and error.code == SESSION_UNKNOWN:
                 log.info("the server does not know session %s: joining the room again", self.session)
@@ -208,8 +211,16 @@ class SignalingTransport:
         self._queue.clear()
         while not self._outbox.empty():
             self._outbox.get_nowait()
-        self._on_message(connected)
+        self._resumed(connected)
+
+    def _resumed(self, first: p.Synced | p.Connected) -> None:
+        """Back: the answer, then what the server sent after it, then what we queued meanwhile."""
+        self._on_message(first)
         self._set_state("connected", None)
+        self._flush_queue()
+        held, self._held = self._held, []
+        for body in held:
+            self._received(body)
 
     # --- sending -----------------------------------------------------------------------
 

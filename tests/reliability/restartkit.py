@@ -65,7 +65,8 @@ class Caller:
 
     room: Room
     data: LocalDataTrack
-    frames: dict[str, FrameLog] = field(default_factory=dict)  # by remote identity
+    #: By remote identity: (when subscribed, its frames) of the latest video subscription.
+    frames: dict[str, tuple[float, FrameLog]] = field(default_factory=dict)
     messages: dict[str, list[str]] = field(default_factory=dict)
     events: list[tuple[float, str]] = field(default_factory=list)
 
@@ -97,7 +98,8 @@ class Caller:
 
     def _subscribed(self, track: Any, participant: Any) -> None:
         if track.kind == "video":
-            log = self.frames.setdefault(participant.identity, FrameLog())
+            log = FrameLog()
+            self.frames[participant.identity] = (time.monotonic(), log)
             track.add_sink(log)
 
     def names(self) -> list[str]:
@@ -107,14 +109,33 @@ class Caller:
         return next((t for t, n in self.events if n == name and t >= after), None)
 
     async def media_from(self, identity: str, since: float, frames: int = 3, timeout: float = 15.0) -> float:
-        """When ``frames`` video frames from ``identity`` had arrived after ``since`` (monotonic)."""
+        """When ``frames`` video frames from ``identity`` had arrived on a subscription made
+        after ``since`` (monotonic): media through connections built since then."""
         def enough() -> bool:
-            log = self.frames.get(identity)
-            return log is not None and log.count_since(since) >= frames
+            subscribed, log = self.frames.get(identity, (0.0, FrameLog()))
+            return subscribed >= since and len(log.times) >= frames
 
-        await until(enough, timeout)
-        log = self.frames[identity]
-        return [t for t in log.times if t >= since][frames - 1]
+        try:
+            await until(enough, timeout)
+        except AssertionError:
+            raise AssertionError(f"no video from {identity} since the restart: {self.describe()}") from None
+        return self.frames[identity][1].times[frames - 1]
+
+    def describe(self) -> str:
+        """The Room as this client sees it (for failure messages)."""
+        room = self.room
+        people = {p.identity: (p.sid, p.state, {pub.track_name: pub.is_subscribed for pub in p.tracks.values()})
+                  for p in room.participants.values()}
+        media = room._signaling.media  # type: ignore[attr-defined]  # core.join._MeshRoomMedia
+        pcs = {pc_id: (s.role, s.pc.connectionState) for pc_id, s in media.mesh.sessions().items()}
+        return (f"{room.local_participant.identity} {room.state}, participants {people}, pcs {pcs}, "
+                f"subscriptions {self.frames and {k: len(v[1].times) for k, v in self.frames.items()}}, "
+                f"events {self.names()}")
+
+    async def reconnected(self, since: float, timeout: float = 15.0) -> float:
+        """When the Room emitted ``reconnected`` after ``since``."""
+        await until(lambda: self.first("reconnected", since) is not None, timeout)
+        return self.first("reconnected", since)  # type: ignore[return-value]
 
     async def data_from(self, identity: str, text: str, timeout: float = 10.0) -> None:
         await until(lambda: text in self.messages.get(identity, []), timeout)

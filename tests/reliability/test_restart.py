@@ -45,8 +45,13 @@ async def test_call_survives_a_server_restart(server: Restartable, room_type: st
     await asyncio.sleep(1.0)
     assert alice.room.state == bob.room.state == "reconnecting"
     back = server.restart()
-    for caller, other in ((alice, bob), (bob, alice)):
-        await caller.media_from(other.room.local_participant.identity, back)
+    try:
+        for caller, other in ((alice, bob), (bob, alice)):
+            await caller.reconnected(back)
+            await caller.media_from(other.room.local_participant.identity, back)
+    except AssertionError as exc:
+        log = server.process.stderr()[-3000:]
+        raise AssertionError(f"{exc}\nother side: {bob.describe()}\nserver: {log}") from None
     assert alice.room.state == bob.room.state == "connected"
     assert (alice.room.sid, alice.room.local_participant.sid, bob.room.local_participant.sid) == sids
     for caller in (alice, bob):
