@@ -24,6 +24,10 @@ def available() -> bool:
     return all(shutil.which(tool) for tool in ("pulseaudio", "pactl", "parec", "pacat"))
 
 
+def description(sink: str) -> str:
+    return sink.replace("_", " ").capitalize()
+
+
 def dominant_hz(samples: np.ndarray, rate: int = RATE) -> float:
     """The loudest frequency of a mono signal."""
     x = samples.astype(np.float64) * np.hanning(len(samples))
@@ -41,9 +45,9 @@ class PulseServer:
         args = ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
                 "--disallow-exit", "--log-target=stderr", "--log-level=error",
                 f"--load=module-native-protocol-unix socket={self.socket} auth-anonymous=1"]
-        for sink in sinks:
+        for sink in sinks:  # "desk_speakers" is described as "Desk speakers", as a real one would be
             args.append(f"--load=module-null-sink sink_name={sink} "
-                        f"sink_properties=device.description=Speaker_{sink}")
+                        f"sink_properties=\"device.description='{description(sink)}'\"")
         self.proc = subprocess.Popen(args, env=self._env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         self._players: list[subprocess.Popen[bytes]] = []

@@ -45,8 +45,8 @@ def test_device_menu_switches_camera_microphone_and_speaker(
         assert cameras == ["Recording red-camera.mp4", "Synthetic camera"]
         assert join.camera_picker.currentText() == "Recording red-camera.mp4"  # the real one first
         if pulse is not None:
-            assert join.speaker_picker.currentText() == "Speaker_desk_speakers"
-            assert join.mic_picker.currentText() == "Monitor of Speaker_desk_speakers"
+            assert join.speaker_picker.currentText() == "Desk speakers"
+            assert join.mic_picker.currentText() == "Monitor of Desk speakers"
         await live.until(lambda: join.preview.painted_frames > 0, what="a preview frame")
         save_artifact(live.window, "join-devices.png")
 
