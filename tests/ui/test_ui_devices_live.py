@@ -13,6 +13,8 @@ from PySide6.QtCore import Qt
 
 import pulseserver
 import xserver
+from core import LocalVideoTrack
+from core.media import devices
 from recorded import Chroma, record_clip
 from uilive import Live, save_artifact
 
@@ -137,6 +139,20 @@ def test_screen_picker_shares_the_chosen_window(
         assert tile is not None
         await live.until(lambda: tile.painted_frames > 0, what="our screen self-view")
         save_artifact(live.window, "screen-share-local.png")
+        qtbot.mouseClick(controls.screen_button, Qt.MouseButton.LeftButton)  # stop
+
+        # Ada shares the whole X screen; we see it as its own tile, as any remote would.
+        assert ada.room is not None
+        screen = devices.open_screen(f"x11grab:{display.display}", 320, 240, 5)
+        hers = LocalVideoTrack(screen, name="screen")
+        await ada.room.local_participant.publish_track(hers)
+        try:
+            key = f"{ada.room.local_participant.sid}:screen"
+            remote_tile = await live.until(lambda: live.window.room_view.tile(key), what="ada's screen tile")
+            await live.until(lambda: remote_tile.painted_frames > 2, what="ada's screen painted", timeout=15)
+            save_artifact(live.window, "screen-share-remote-in-app.png")
+        finally:
+            hers.stop()
 
     try:
         run_live(scenario)
