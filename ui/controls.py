@@ -47,6 +47,7 @@ class ControlBar(QWidget):
     leave_requested = Signal()
     device_chosen = Signal(str, str)  # kind, device id
     screen_chosen = Signal(str)  # device id of the screen or window to share
+    devices_wanted = Signal()  # a menu of devices or screens is about to show: list them again
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,6 +69,7 @@ class ControlBar(QWidget):
         self.device_menu = QMenu(self)
         self.device_menu.setObjectName("device-menu")
         self.devices_button.setMenu(self.device_menu)
+        self.device_menu.aboutToShow.connect(self.devices_wanted.emit)  # a headset plugged in meanwhile
         self.devices_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self._device_lists: dict[str, tuple[list[tuple[str, str]], str | None]] = {}
         self._device_actions: dict[str, list[QAction]] = {}
@@ -212,6 +214,8 @@ class ControlBar(QWidget):
 
     def _on_screen_clicked(self) -> None:
         sharing = self.screen_button.isChecked()
+        if sharing:
+            self.devices_wanted.emit()  # windows open and close: list them as they are now
         if sharing and len(self._screens) > 1:  # ask what first; sharing starts on the choice
             self._set_checked(self.screen_button, False)
             self.screen_menu.popup(self.screen_button.mapToGlobal(QPoint(0, 0)))

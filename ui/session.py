@@ -108,6 +108,7 @@ class Session(QObject):
         controls.hand_toggled.connect(self._on_hand_toggled)
         controls.device_chosen.connect(self._on_device_chosen)
         controls.screen_chosen.connect(self._on_screen_chosen)
+        controls.devices_wanted.connect(lambda: self._fill_device_menu() if self.bridge is not None else None)
         self._screen_id: str | None = None
         room.leave_confirmed.connect(self.leave)  # the Leave button asks first (RoomView.ask_leave)
         room.chat.message_submitted.connect(self._on_chat_submitted)

@@ -64,6 +64,13 @@ def test_device_menu_switches_camera_microphone_and_speaker(
 
         cameras_menu = controls.device_actions("videoinput")
         assert [a.text() for a in cameras_menu] == cameras
+        blue = record_clip(tmp_path / "blue-camera.mp4", (41, 240, 110), size=(160, 120))
+        monkeypatch.setenv("CONFAB_CAMERA_FILES", f"{red}:{blue}")  # a camera plugged in during the call
+        controls.device_menu.aboutToShow.emit()
+        assert [a.text() for a in controls.device_actions("videoinput")] == [
+            "Recording red-camera.mp4", "Recording blue-camera.mp4", "Synthetic camera"]
+        assert controls.current_device("videoinput") == f"file:{red}"
+        cameras_menu = [a for a in controls.device_actions("videoinput") if a.text() in cameras]
         cameras_menu[1].trigger()  # the synthetic camera
         await live.until(lambda: 0 < seen.v < 200, what="ada to see the other camera", timeout=15)
         assert _video_of(live, ada).sid == sid and controls.current_device("videoinput") == "synthetic:camera"
