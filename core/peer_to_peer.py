@@ -20,9 +20,11 @@ from typing import Any
 
 from .dominant_speaker import DominantSpeakerDetector
 from .media.rtp_hooks import counters_of, stream_counters
+from .media.watchdog import min_rtt
 from .network_quality_score import (
     NEEDED_BPS,
     DirectionQuality,
+    LoopLag,
     StreamMeter,
     direction_quality,
     participant_quality,
@@ -53,6 +55,7 @@ class PeerToPeerFeatures:
         self._meters: dict[tuple[str, str, str], StreamMeter] = {}
         self._features_task: asyncio.Task[None] | None = None
         self._heard: dict[Any, tuple[int, float]] = {}  # receiver → (packets, when they last grew)
+        self._lag = LoopLag()  # what our own busy loop adds to the jitter we measure
 
     def audio_level(self, track_id: str, dbov: float) -> None:
         """One decoded remote audio frame's level (50/s per track)."""
@@ -81,10 +84,12 @@ class PeerToPeerFeatures:
         sig = self.signaling
         next_quality = time.monotonic() + 1.0
         while sig.state != "disconnected":
+            before = time.monotonic()
             await asyncio.sleep(0.1)
             if sig.room_type not in P2P_ROOM_TYPES:
                 continue
             now = time.monotonic()
+            self._lag.tick(now, now - before, 0.1)
             try:
                 self._listen(now)
                 if self.dominant_speaker:
@@ -148,7 +153,8 @@ class PeerToPeerFeatures:
                                       ("video", report.local_video_track_stats)):
                 for s in local_stats:
                     sent, lost = s.packets_sent or 0, max(0, s.packets_lost or 0)
-                    rtt = s.round_trip_time / 1000.0 if s.round_trip_time is not None else None
+                    transceiver = session.transceivers.get(s.track_id)
+                    rtt = min_rtt(transceiver.sender, now) if transceiver is not None else None
                     jitter = getattr(s, "jitter", None)
                     rows.append(("send", kind, max(0, sent - lost), lost, s.bytes_sent or 0,
                                  jitter / 1000.0 if jitter is not None else None, rtt,
@@ -167,8 +173,9 @@ class PeerToPeerFeatures:
                 # As the server scores a publisher: bitrate against what enabled media needs,
                 # and enabled media that stopped arriving is level 0.
                 quality = direction_quality(
-                    fraction_lost=meter.fraction_lost, rtt=meter.rtt, jitter=meter.jitter,
-                    actual=meter.bitrate if enabled else None, needed=NEEDED_BPS[kind] if enabled else None)
+                    fraction_lost=meter.fraction_lost, rtt=rtt, jitter=meter.jitter,  # rtt: this report's floor
+                    actual=meter.bitrate if enabled else None, needed=NEEDED_BPS[kind] if enabled else None,
+                    local_delay=self._lag.typical if direction == "recv" else 0.0)  # our receivers' stamps
                 _keep_worst(merged, kind, direction, quality)
                 if stopped:
                     quality = direction_quality(flowing=False)

@@ -381,6 +381,8 @@ class MeshMedia:
             self._on_error(MediaClientLocalDescFailedError(), session.peer, session.role)
             return
         if offer is not None:
+            if self._faults is not None:  # before the answer: aiortc may start sending while applying it
+                self._faults.attach(session.pc)
             self._send(p.PeerConnectionMessage(id=session.id, description=offer))
 
     async def _answer(self, session: _Session, offer: p.Description) -> None:

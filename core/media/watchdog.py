@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +43,8 @@ from aiortc.rtp import RtcpRrPacket, RtcpSrPacket
 from ..pins import require
 from .rtp_hooks import counters_of
 
-__all__ = ["FROZEN_S", "Link", "MediaWatchdog", "STALL_S", "install", "last_acknowledged", "rtcp_heard_at"]
+__all__ = ["FROZEN_S", "Link", "MediaWatchdog", "STALL_S", "install", "last_acknowledged", "min_rtt",
+           "rtcp_heard_at"]
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +64,29 @@ _RTCP_AT = "_confab_rtcp_at"
 
 @dataclass
 class Acknowledged:
-    """The highest sequence number the far end's receiver reports acknowledge, and since when."""
+    """What the far end's receiver reports say: the highest sequence number they acknowledge
+    and since when, and each report's own round-trip time (``rtts``: (when, seconds))."""
 
     highest: int | None = None
     at: float | None = None
+    rtts: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=16))
+    #: The sender reports seen going out lately, (LSR, when): aiortc keeps only the last one,
+    #: and on a busy loop a report often answers the one before.
+    srs: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=8))
+
+
+def min_rtt(sender: RTCRtpSender, now: float | None = None, window: float = 5.0) -> float | None:
+    """The smallest round trip the reports of the last ``window`` seconds measured.
+
+    aiortc's ``roundTripTime`` is a slow moving average of every report, and each report's
+    round trip includes how long a busy event loop (ours, the far end's) let the report and
+    its sender report wait: on a loaded loopback 0.6 s. The network's round trip is the
+    floor under those samples, so a busy machine does not read as a bad network (a network
+    whose latency really grows raises every sample, the minimum too).
+    """
+    now = time.monotonic() if now is None else now
+    samples = [rtt for at, rtt in last_acknowledged(sender).rtts if now - at <= window]
+    return min(samples) if samples else None
 
 
 def last_acknowledged(sender: RTCRtpSender) -> Acknowledged:
@@ -99,16 +120,28 @@ def install() -> None:
         await original_rtcp_data(self, data)
 
     RTCDtlsTransport._handle_rtcp_data = _handle_rtcp_data  # type: ignore[method-assign]
-    if "_RTCRtpSender__packet_count" not in RTCRtpSender.__init__.__code__.co_names:
-        raise RuntimeError("aiortc's RTCRtpSender has no __packet_count any more")
+    names = RTCRtpSender.__init__.__code__.co_names
+    for private in ("_RTCRtpSender__packet_count", "_RTCRtpSender__lsr", "_RTCRtpSender__lsr_time"):
+        if private not in names:
+            raise RuntimeError(f"aiortc's RTCRtpSender has no {private} any more")
 
     async def _handle_rtcp_packet(self: RTCRtpSender, packet: Any) -> None:
         if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             for report in packet.reports:
                 if report.ssrc == self._ssrc:
                     ack = last_acknowledged(self)
+                    now = time.monotonic()
                     if report.highest_sequence != ack.highest:
-                        ack.highest, ack.at = report.highest_sequence, time.monotonic()
+                        ack.highest, ack.at = report.highest_sequence, now
+                    lsr = self.__dict__.get("_RTCRtpSender__lsr")
+                    lsr_time = self.__dict__.get("_RTCRtpSender__lsr_time")
+                    if lsr_time is not None:
+                        if ack.srs and ack.srs[-1][0] == lsr:
+                            ack.srs.pop()  # no media sent since: the same LSR, the latest time counts
+                        ack.srs.append((lsr, lsr_time))
+                    sent = next((at for sr, at in ack.srs if sr == report.lsr), None)
+                    if report.dlsr and sent is not None:
+                        ack.rtts.append((now, max(0.0, time.time() - sent - report.dlsr / 65536)))
         await original(self, packet)
 
     _handle_rtcp_packet._confab_hook = True  # type: ignore[attr-defined]

@@ -73,7 +73,15 @@ from core.media.negotiation import (
     send_json,
 )
 from core.media.peers import start_pending_media
-from core.network_quality_score import NEEDED_BPS, DirectionQuality, StreamMeter, direction_quality, participant_quality
+from core.media.watchdog import min_rtt
+from core.network_quality_score import (
+    NEEDED_BPS,
+    DirectionQuality,
+    LoopLag,
+    StreamMeter,
+    direction_quality,
+    participant_quality,
+)
 from core.tasks import TaskSet
 
 from ..mesh import MAX_CLOSE_REPLIES, MAX_PC_ID, MediaBackend, Outbox
@@ -233,6 +241,7 @@ class Forwarder(MediaBackend):
         self._closed = False
         self.detector = DominantSpeakerDetector()
         self.dominant_speaker: str | None = None
+        self._lag = LoopLag()  # what the server's own busy loop adds to the jitter it measures
 
     # --- MediaBackend -----------------------------------------------------------------
 
@@ -717,8 +726,10 @@ class Forwarder(MediaBackend):
     async def _tick(self) -> None:
         next_quality = time.monotonic() + self.quality_interval
         while not self._closed:
+            before = time.monotonic()
             await asyncio.sleep(self.decision_interval)
             now = time.monotonic()
+            self._lag.tick(now, now - before, self.decision_interval)
             try:
                 if self.detector.decide(now):
                     self._announce_speaker(self.detector.dominant)
@@ -771,8 +782,9 @@ class Forwarder(MediaBackend):
             stats = await out.transceiver.sender.getStats()
             rr = next((s for s in stats.values() if getattr(s, "type", None) == "remote-inbound-rtp"), None)
             sent = next((s for s in stats.values() if getattr(s, "type", None) == "outbound-rtp"), None)
-            if rr is not None and rr.roundTripTime is not None:
-                rtt = rr.roundTripTime if rtt is None else max(rtt, rr.roundTripTime)
+            sample = min_rtt(out.transceiver.sender, now)  # the floor, not aiortc's moving average
+            if sample is not None:
+                rtt = sample if rtt is None else max(rtt, sample)
             if rr is None:
                 continue
             jitter = rr.jitter / out.inbound.clock_rate if rr.jitter is not None else None
@@ -804,7 +816,7 @@ class Forwarder(MediaBackend):
                 by_dir["send"] = direction_quality(
                     fraction_lost=meter.fraction_lost, rtt=rtt, jitter=meter.jitter,
                     actual=meter.bitrate if enabled else None, needed=needed or None,
-                    flowing=meter.flowing(now) or not enabled)
+                    flowing=meter.flowing(now) or not enabled, local_delay=self._lag.typical)
             # recv: what this participant receives from the server (its receiver reports)
             if kind in recv:
                 rows = recv[kind]
