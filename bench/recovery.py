@@ -4,7 +4,11 @@ Two Confab participants on an in-process confab-server (peer-to-peer and group r
 publisher's camera at each size in turn; the publisher's outgoing RTP is dropped with the
 project's own fault injection (``core.media.faults``), then let through again. Measured:
 seconds from the end of the outage to the viewer's next decoded frame, and the keyframe
-requests (PLI/FIR) that reached the publisher's sender meanwhile. Prints one JSON object.
+requests (PLI/FIR) that reached the publisher's sender meanwhile; and what the media
+watchdog made of it (``core.media.watchdog``): seconds from the start of the outage to each
+Room's ``reconnecting`` (53405) and to the viewer's video marked frozen, how many times the
+publisher rebuilt its connection, and seconds from the end of the outage to each Room's
+``reconnected``. Prints one JSON object.
 
     .venv/bin/python bench/recovery.py [--outage 10] [--sizes 160x120@10 320x240@15 640x480@30]
 """
@@ -44,6 +48,10 @@ async def one(server: Any, room: str, size: tuple[int, int, float], outage: floa
     viewer = await connect(server.token("view", room), url=server.url, name=room, tracks=[])
     arrivals: list[float] = []
     requests: list[float] = []
+    events: dict[str, float] = {}
+    for who, room in (("viewer", viewer), ("publisher", publisher)):
+        for event in ("reconnecting", "reconnected"):
+            room.on(event, lambda *_, key=f"{who}_{event}": events.setdefault(key, time.monotonic()))
     try:
         def publication() -> Any:
             return next((pub for p in viewer.participants.values() for pub in p.video_tracks.values()
@@ -62,15 +70,31 @@ async def one(server: Any, room: str, size: tuple[int, int, float], outage: floa
                     original()
 
                 sender._send_keyframe = counted
+        video = publication().track
+        video.on("frozen", lambda *_: events.setdefault("viewer_frozen", time.monotonic()))
+        pcs = {s.id: s.pc for s in publisher._signaling.media.mesh.sessions().values()}
+        rebuilt: set[int] = set()
         loss = outgoing_loss(publisher)
         loss.set_fraction(1.0)
-        await asyncio.sleep(outage)
+        stopped = time.monotonic()
+        while time.monotonic() < stopped + outage:
+            await asyncio.sleep(0.05)
+            rebuilt |= {id(s.pc) for s in publisher._signaling.media.mesh.sessions().values()
+                        if s.id in pcs and s.pc is not pcs[s.id]}
         loss.set_fraction(0.0)
         restored = time.monotonic()
         await until(lambda: arrivals[-1] >= restored, outage + 60)
         first = next(t for t in arrivals if t >= restored)
+        await until(lambda: "viewer_reconnected" in events and "publisher_reconnected" in events, 10)
+
+        def since(key: str, t0: float) -> float | None:
+            return round(events[key] - t0, 3) if key in events else None
+
         return {"recovery_s": round(first - restored, 3),
-                "keyframe_requests": sum(1 for t in requests if restored <= t <= first)}
+                "keyframe_requests": sum(1 for t in requests if restored <= t <= first),
+                "reconnecting_s": {w: since(f"{w}_reconnecting", stopped) for w in ("viewer", "publisher")},
+                "frozen_s": since("viewer_frozen", stopped), "rebuilds": len(rebuilt),
+                "reconnected_s": {w: since(f"{w}_reconnected", restored) for w in ("viewer", "publisher")}}
     except TimeoutError:
         return {"recovery_s": None, "keyframe_requests": len(requests)}
     finally:
