@@ -81,6 +81,7 @@ class RoomBridge(QObject):
     track_disabled = Signal(str, str, str, str)
     track_dimensions_changed = Signal(str, str, int, int)  # participant sid, track sid, width, height
     video_frame = Signal(str, object)  # tile key (see tile_key), av.VideoFrame
+    video_frozen_changed = Signal(str, bool)  # tile key, frozen (no video arriving: reconnecting)
     dominant_speaker_changed = Signal(str)  # participant sid, "" for nobody
     network_quality_changed = Signal(str, int)  # participant sid (local too), level 0..5
     chat_message = Signal(str, str, str)  # participant sid, identity, text
@@ -397,7 +398,11 @@ class RoomBridge(QObject):
 
     def _on_track_subscribed(self, track: Any, participant: Any) -> None:
         if track.kind == "video":
-            self._add_sink(track.sid, track, tile_key(participant.sid, track.name))
+            key = tile_key(participant.sid, track.name)
+            self._add_sink(track.sid, track, key)
+            frozen = self.video_frozen_changed
+            self._listen(track, "frozen", lambda t: frozen.emit(key, True))
+            self._listen(track, "unfrozen", lambda t: frozen.emit(key, False))
         elif track.kind == "audio":
             self._route_audio(track)
         self.track_subscribed.emit(participant.sid, track.sid, track.kind, track.name,

@@ -113,7 +113,8 @@ class ParticipantTile(QWidget):
     """A participant's video (or initials) with name, mic/camera marks, bars and highlight.
 
     objectNames: the tile ``tile-<identity>``; children ``tile-name``, ``tile-mic-muted``,
-    ``tile-camera-paused``, ``tile-network-bars``, ``tile-local``.
+    ``tile-camera-paused``, ``tile-network-bars``, ``tile-local``, ``tile-video-frozen`` (the
+    video stopped arriving: "Reconnecting…" over the last frame).
     """
 
     def __init__(
@@ -173,6 +174,12 @@ class ParticipantTile(QWidget):
         self._local_flag.setToolTip("Your own camera (mirrored)" if self._mirrored
                                     else "Your own camera")
         self._local_flag.setVisible(local)
+
+        self._frozen_mark = QLabel(self)
+        self._frozen_mark.setObjectName("tile-video-frozen")
+        self._frozen_mark.setToolTip("No video is arriving: reconnecting")
+        self._frozen_mark.setAccessibleName("Video frozen, reconnecting")
+        self._frozen_mark.hide()
 
         self._overlay_dpr = 0.0
         self._refresh_accessible_name()
@@ -316,6 +323,14 @@ class ParticipantTile(QWidget):
         self._layout_overlays()
         self._refresh_accessible_name()
         self.update()
+
+    @property
+    def video_frozen(self) -> bool:
+        return not self._frozen_mark.isHidden()
+
+    def set_video_frozen(self, frozen: bool) -> None:
+        """The ``tile-video-frozen`` mark: this participant's video stopped arriving."""
+        self._show_mark(self._frozen_mark, frozen)
 
     def set_network_quality(self, level: int | None) -> None:
         """0–5, or None when unknown (bars hidden)."""
@@ -470,6 +485,9 @@ class ParticipantTile(QWidget):
         flag = render_badge("You", _badge_font(self.font()), dpr)
         self._local_flag.setPixmap(flag)
         self._local_flag.resize(flag.size() / dpr)
+        frozen = render_badge("Reconnecting…", _badge_font(self.font()), dpr)
+        self._frozen_mark.setPixmap(frozen)
+        self._frozen_mark.resize(frozen.size() / dpr)
         self._layout_overlays()
 
     def _layout_overlays(self) -> None:
@@ -484,6 +502,7 @@ class ParticipantTile(QWidget):
         self._refresh_name_label()
         self._bars.setGeometry(w - _MARGIN - 22, _MARGIN + 2, 22, 16)
         self._local_flag.move(_MARGIN, _MARGIN)
+        self._frozen_mark.move(max(_MARGIN, (w - self._frozen_mark.width()) // 2), _MARGIN)
 
     def _refresh_name_label(self) -> None:
         label = self._name_label
@@ -509,6 +528,8 @@ class ParticipantTile(QWidget):
             parts.append("microphone muted")
         if self._video_paused:
             parts.append("camera paused")
+        if self.video_frozen:
+            parts.append("video frozen, reconnecting")
         if self._dominant:
             parts.append("speaking")
         self.setAccessibleName(", ".join(parts))
