@@ -15,16 +15,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 
-from harness import FakeDataChannel, FakeVideoMedia, RoomHarness, remote_participant, settle  # noqa: E402
-
-from core.stats import (  # noqa: E402
+from core.stats import (
     LocalVideoTrackStats,
     RemoteAudioTrackStats,
     RemoteVideoTrackStats,
     StatsReport,
 )
-from core.track import LocalAudioTrack, LocalDataTrack  # noqa: E402
-from ui.bridge import RoomBridge, StatsTracker, tile_key  # noqa: E402
+from core.track import Dimensions, LocalAudioTrack, LocalDataTrack
+
+# tests/core's harness (on sys.path above; make lint's MYPYPATH for this folder is tests/call).
+from harness import FakeDataChannel, FakeVideoMedia, RoomHarness, remote_participant, settle  # type: ignore[import-not-found]
+from ui.bridge import RoomBridge, tile_key
+from ui.stats_tracker import StatsTracker
 
 pytestmark = pytest.mark.ui
 
@@ -187,11 +189,11 @@ def test_stats_tracker_bitrate_loss_and_mesh_aggregation() -> None:
         # Our camera goes to two peers (one report each), bob's camera comes on a third.
         send = [StatsReport(f"pc{i}", local_video_track_stats=[LocalVideoTrackStats(
             track_id="cam", track_sid="MTcam", timestamp=t, bytes_sent=sent, packets_sent=100 + sent // 100,
-            packets_lost=lost_sent, round_trip_time=rtt, dimensions=(640, 480), frame_rate=24.0)])
+            packets_lost=lost_sent, round_trip_time=rtt, dimensions=Dimensions(640, 480), frame_rate=24.0)])
             for i, rtt in enumerate((10.0, 30.0))]
         recv = StatsReport("pc9", remote_video_track_stats=[RemoteVideoTrackStats(
             track_id="b", track_sid="MTbob", timestamp=t, bytes_received=received, packets_received=received // 100,
-            packets_lost=lost, dimensions=(320, 240), frame_rate=15.0)],
+            packets_lost=lost, dimensions=Dimensions(320, 240), frame_rate=15.0)],
             remote_audio_track_stats=[RemoteAudioTrackStats(track_id="m", track_sid="MTbobmic", timestamp=t,
                                                             bytes_received=0, packets_received=0)])
         return [*send, recv]
