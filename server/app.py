@@ -10,7 +10,12 @@ Used by the CLI, by the tests in-process, and by the desktop demo::
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import gc
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +85,7 @@ def create_app(state: ServerState) -> web.Application:
     if state.config.dev:
         app.router.add_post("/dev/token", dev_token)
         app.router.add_get("/dev/media", dev_media)
+        app.router.add_get("/dev/stats", dev_stats)
     return app
 
 
@@ -94,6 +100,25 @@ async def dev_media(request: web.Request) -> web.Response:
         rooms[room.sid] = {"name": room.unique_name, "type": room.type,
                            "backend": type(room.media).__name__, **(stats() if callable(stats) else {})}
     return web.json_response({"codecs": audit.snapshot(), "rooms": rooms})
+
+
+async def dev_stats(request: web.Request) -> web.Response:
+    """``GET /dev/stats`` (``--dev`` only): what bench/soak.py watches return to baseline."""
+    state: ServerState = request.app["confab"]
+    objects = -1
+    if request.query.get("trim"):  # what is really still held: collect, and give freed heap back
+        gc.collect()
+        objects = len(gc.get_objects())
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else -1
+    with open("/proc/self/statm") as statm:  # Linux: pages
+        rss_kb = int(statm.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    registry = state.registry
+    return web.json_response({
+        "fds": fds, "tasks": len(asyncio.all_tasks()), "rss_kb": rss_kb, "rooms": len(registry.rooms),
+        "participants": sum(len(r.participants) for r in registry.rooms.values()),
+        "connections": len(state.connections), "threads": threading.active_count(), "objects": objects})
 
 
 class RunningServer:
