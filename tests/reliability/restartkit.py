@@ -134,8 +134,12 @@ class Caller:
 
     async def reconnected(self, since: float, timeout: float = 15.0) -> float:
         """When the Room emitted ``reconnected`` after ``since``."""
-        await until(lambda: self.first("reconnected", since) is not None, timeout)
-        return self.first("reconnected", since)  # type: ignore[return-value]
+        return await self.event("reconnected", since, timeout)
+
+    async def event(self, name: str, since: float, timeout: float = 15.0) -> float:
+        """When the Room first emitted ``name`` after ``since``."""
+        await until(lambda: self.first(name, since) is not None, timeout)
+        return self.first(name, since)  # type: ignore[return-value]
 
     async def data_from(self, identity: str, text: str, timeout: float = 10.0) -> None:
         await until(lambda: text in self.messages.get(identity, []), timeout)

@@ -85,3 +85,24 @@ async def until_disconnected(caller: Caller) -> None:
     done = asyncio.get_running_loop().create_future()
     caller.room.on("disconnected", lambda room, error=None: done.done() or done.set_result(error))
     caller.error = await done  # type: ignore[attr-defined]
+
+
+async def test_after_a_restart_who_stays_away_leaves_and_newcomers_arrive(server: Restartable) -> None:
+    name, alice, bob = await call(server, "group")
+    carol = await Caller.join(server, "carol", name)
+    await alice.media_from("carol", 0)
+    server.stop(signal.SIGKILL)
+    carol.room.disconnect()  # she gives up while the server is away: she never comes back
+    back = server.restart()
+    await alice.reconnected(back)
+    await bob.reconnected(back)
+    dave = await Caller.join(server, "dave", name)
+    await alice.media_from("dave", back)
+    assert "participantDisconnected" not in alice.names()  # carol may still come back
+    assert {p.identity: p.state for p in alice.room.participants.values()} == {
+        "bob": "connected", "carol": "reconnecting", "dave": "connected"}
+    left = await alice.event("participantDisconnected", back, timeout=float(SESSION_TIMEOUT) + 5)
+    assert left - back >= float(SESSION_TIMEOUT) - 1  # at the session timeout after the restart
+    assert sorted(p.identity for p in alice.room.participants.values()) == ["bob", "dave"]
+    assert "participantConnected" in alice.names() and alice.room.state == "connected"
+    await leave(alice, bob, dave)
