@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from typing import Any
 
 import aiohttp
 import pytest
@@ -73,18 +74,24 @@ async def test_server_away_past_the_session_timeout_disconnects(server: Restarta
     _, alice, bob = await call(server, "group")
     server.stop(signal.SIGKILL)
     started = time.monotonic()
-    await asyncio.wait_for(asyncio.gather(*(until_disconnected(c) for c in (alice, bob))), 20)
-    for caller in (alice, bob):
+    errors = await asyncio.wait_for(asyncio.gather(*(until_disconnected(c) for c in (alice, bob))), 20)
+    for caller, error in zip((alice, bob), errors, strict=True):
         assert caller.room.state == "disconnected"
-        assert caller.error is not None and caller.error.code == 53001
+        assert error is not None and error.code == 53001
     assert time.monotonic() - started >= float(SESSION_TIMEOUT) - 1
     server.restart()
 
 
-async def until_disconnected(caller: Caller) -> None:
-    done = asyncio.get_running_loop().create_future()
-    caller.room.on("disconnected", lambda room, error=None: done.done() or done.set_result(error))
-    caller.error = await done  # type: ignore[attr-defined]
+async def until_disconnected(caller: Caller) -> Any:
+    """The error the caller's Room ends with."""
+    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def ended(room: Any, error: Any = None) -> None:
+        if not done.done():
+            done.set_result(error)
+
+    caller.room.on("disconnected", ended)
+    return await done
 
 
 async def test_after_a_restart_who_stays_away_leaves_and_newcomers_arrive(server: Restartable) -> None:

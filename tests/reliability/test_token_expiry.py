@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from typing import Any
 
 import pytest
 
@@ -30,10 +31,19 @@ async def test_expired_token_on_resume_ends_the_session_for_everyone(server: Res
     alice = await Caller.join(server, "alice", name)
     bob = await Caller.join_with_token(server, server.token("bob", name, ttl=2), name)
     await alice.media_from("bob", 0)
-    ended = asyncio.get_running_loop().create_future()
-    bob.room.on("disconnected", lambda room, error=None: ended.done() or ended.set_result(error))
-    left = asyncio.get_running_loop().create_future()
-    alice.room.on("participantDisconnected", lambda p: left.done() or left.set_result(p.identity))
+    ended: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    left: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def on_ended(room: Any, error: Any = None) -> None:
+        if not ended.done():
+            ended.set_result(error)
+
+    def on_left(participant: Any) -> None:
+        if not left.done():
+            left.set_result(participant.identity)
+
+    bob.room.on("disconnected", on_ended)
+    alice.room.on("participantDisconnected", on_left)
     await asyncio.sleep(2.2)  # bob's token has expired; his call goes on
     cut = time.monotonic()
     cut_signaling(bob.room)
