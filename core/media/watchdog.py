@@ -19,7 +19,9 @@ itself, about four times a second, per peer connection (a :class:`Link`):
 
 A link is judged only once it proved itself (a packet or an acknowledgement seen), so a
 connection still being set up is not "stalled". A stalled link is **rebuilt** by the side
-that offers it (``on_rebuild``; again every ``REBUILD_INTERVAL_S`` while it stays stalled),
+that offers it (``on_rebuild``; again every ``REBUILD_INTERVAL_S`` while it stays stalled) —
+or, for a room server's connection (``Link.may_ask``) on which not even RTCP arrives any
+more, the client asks the server for a new one (``on_rebuild`` too: ``MeshMedia`` closes it) —
 keeps its stalled state across the rebuild, and recovers when media is seen flowing on it
 again. ``on_state("failed" | "connected")`` reports the room's media state on change: the
 Room goes ``reconnecting`` (53405) and back. Nothing is judged while ``signaling_up()`` is

@@ -2,8 +2,9 @@
 injection drops all of it, signaling stays up), both Rooms go ``reconnecting`` with 53405,
 the viewer's tile would show the video frozen, the publisher rebuilds its connection, and
 when the path works again the same RemoteVideoTrack gets frames within 3 s and both Rooms
-are ``reconnected`` — no unsubscribe on the way. A disabled camera is no stall; a stall past
-the session timeout ends in ``disconnected`` 53405.
+are ``reconnected`` — no unsubscribe on the way (``callutil.stall_and_heal``). A disabled
+camera and a silent microphone are no stall; a stall past the session timeout ends in
+``disconnected`` 53405.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ async def test_a_stopped_publisher_reconnects_and_heals(join) -> None:  # type: 
     print(f"first frame {took:.2f} s after the path came back")
 
 
-async def test_a_disabled_camera_is_not_a_stall(join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_disabled_camera_and_a_silent_microphone_are_not_a_stall(join) -> None:  # type: ignore[no-untyped-def]
     cam = camera("publisher")
-    await join("publisher", tracks=[cam, microphone("publisher")])
+    # Silence still sends packets: aiortc's Opus encoder has no DTX.
+    await join("publisher", tracks=[cam, microphone("publisher", amplitude=0.0)])
     viewer = await join("viewer")
     await until(lambda: subscribed(viewer, "publisher", "video"))
     video = subscribed(viewer, "publisher", "video")
