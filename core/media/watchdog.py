@@ -137,7 +137,7 @@ def install() -> None:
                         ack.highest, ack.at = report.highest_sequence, now
                     lsr = self.__dict__.get("_RTCRtpSender__lsr")
                     lsr_time = self.__dict__.get("_RTCRtpSender__lsr_time")
-                    if lsr_time is not None:
+                    if lsr is not None and lsr_time is not None:
                         if ack.srs and ack.srs[-1][0] == lsr:
                             ack.srs.pop()  # no media sent since: the same LSR, the latest time counts
                         ack.srs.append((lsr, lsr_time))
