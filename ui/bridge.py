@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -31,10 +29,11 @@ from PySide6.QtCore import QObject, Signal
 from core.errors import TwilioError
 from core.join import connect
 from core.media import devices
+from core.publication import LocalTrackPublication, RemoteTrackPublication
 from core.room import Room
-from core.stats import StatsReport
 from core.track import LocalAudioTrack, LocalDataTrack, LocalVideoTrack
 from ui.stats_overlay import StatsRow
+from ui.stats_tracker import StatsTracker
 
 __all__ = [
     "CAMERA_TRACK_NAME",
@@ -42,7 +41,6 @@ __all__ = [
     "MIC_TRACK_NAME",
     "SCREEN_TRACK_NAME",
     "RoomBridge",
-    "StatsTracker",
     "tile_key",
 ]
 
@@ -111,7 +109,7 @@ class RoomBridge(QObject):
         super().__init__(parent)
         self._room = room
         local = room.local_participant
-        published = [pub.track for pub in local.tracks.values()]
+        published = [pub.track for pub in local.tracks.values() if isinstance(pub, LocalTrackPublication)]
         self._audio = audio_track or next((t for t in published if isinstance(t, LocalAudioTrack)), None)
         self._video = video_track or next(
             (t for t in published if isinstance(t, LocalVideoTrack) and t.name != SCREEN_TRACK_NAME), None)
@@ -145,7 +143,7 @@ class RoomBridge(QObject):
         parent: QObject | None = None,
         bridge_options: Mapping[str, Any] | None = None,
         **connect_options: Any,
-    ) -> "RoomBridge":
+    ) -> RoomBridge:
         """Connect with these tracks plus a ``"chat"`` data track; the bridge then owns them all.
 
         Raises the SDK's TwilioError (bad token 201xx, room full 53105, unreachable 53000 …);
@@ -241,7 +239,7 @@ class RoomBridge(QObject):
         for participant in room.participants.values():
             self._on_participant_connected(participant)
             for pub in participant.tracks.values():
-                if pub.track is not None:
+                if isinstance(pub, RemoteTrackPublication) and pub.track is not None:
                     self._on_track_subscribed(pub.track, participant)
         speaker = room.dominant_speaker
         if speaker is not None:
@@ -360,7 +358,8 @@ class RoomBridge(QObject):
             self.error.emit(0, f"Cannot use the speaker: {exc}")
         for participant in self._room.participants.values():
             for pub in participant.audio_tracks.values():
-                self._route_audio(pub.track)
+                if isinstance(pub, RemoteTrackPublication):
+                    self._route_audio(pub.track)
         if old is not None and hasattr(old, "close"):
             old.close()
 
@@ -472,7 +471,7 @@ class RoomBridge(QObject):
 
         try:
             track.add_sink(sink)
-        except Exception:  # noqa: BLE001 - no video is better than no room
+        except Exception:  # no video is better than no room (logged)
             log.exception("cannot add a video sink to %r", track)
             return
         self._sinks[key_id] = (track, sink)
@@ -484,7 +483,7 @@ class RoomBridge(QObject):
         track, sink = entry
         try:
             track.remove_sink(sink)
-        except Exception:  # noqa: BLE001 - the media may be gone already
+        except Exception:  # the media may be gone already (logged)
             log.debug("removing a sink from %r failed", track, exc_info=True)
 
     def _route_audio(self, track: Any) -> None:
@@ -521,95 +520,3 @@ class RoomBridge(QObject):
         if self._output is not None and hasattr(self._output, "close"):
             self._output.close()
         self._output = None
-
-
-# ---------------------------------------------------------------------- stats
-
-
-@dataclass
-class _Sample:
-    timestamp: float  # ms
-    bytes: int
-    packets: int
-    lost: int
-
-
-class StatsTracker:
-    """Turns successive ``get_stats()`` results into StatsOverlay rows.
-
-    A track sent to several peers (a mesh) has one entry per peer connection: bytes and
-    packets are summed, RTT averaged. Bitrate and loss are computed from the change since the
-    previous call (loss is cumulative on the first call; bitrate is unknown until the second).
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._previous: dict[tuple[str, str], _Sample] = {}
-        self._clock = clock
-
-    def rows(self, reports: Sequence[StatsReport],
-             labels: Mapping[str, tuple[str, str, str]]) -> list[StatsRow]:
-        merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for report in reports:
-            for kind, direction, entries in (
-                ("audio", "send", report.local_audio_track_stats),
-                ("video", "send", report.local_video_track_stats),
-                ("audio", "recv", report.remote_audio_track_stats),
-                ("video", "recv", report.remote_video_track_stats),
-            ):
-                for s in entries:
-                    sid = s.track_sid or s.track_id
-                    entry = merged.setdefault((direction, sid), {
-                        "kind": kind, "timestamp": 0.0, "bytes": 0, "packets": 0, "lost": 0,
-                        "rtt": [], "dimensions": None, "fps": None,
-                    })
-                    entry["timestamp"] = max(entry["timestamp"], s.timestamp or 0.0)
-                    if direction == "send":
-                        entry["bytes"] += s.bytes_sent or 0  # type: ignore[union-attr]
-                        entry["packets"] += s.packets_sent or 0  # type: ignore[union-attr]
-                        rtt = s.round_trip_time  # type: ignore[union-attr]
-                        if rtt is not None:
-                            entry["rtt"].append(rtt)
-                    else:
-                        entry["bytes"] += s.bytes_received or 0  # type: ignore[union-attr]
-                        entry["packets"] += s.packets_received or 0  # type: ignore[union-attr]
-                    entry["lost"] += max(0, s.packets_lost or 0)
-                    if kind == "video":
-                        entry["dimensions"] = entry["dimensions"] or s.dimensions  # type: ignore[union-attr]
-                        fps = s.frame_rate  # type: ignore[union-attr]
-                        if fps is not None:
-                            entry["fps"] = max(entry["fps"] or 0.0, fps)
-        rows: list[StatsRow] = []
-        current: dict[tuple[str, str], _Sample] = {}
-        for (direction, sid), e in merged.items():
-            participant, name, _ = labels.get(sid, ("You" if direction == "send" else "?", "", direction))
-            now = e["timestamp"] or self._clock() * 1000.0
-            sample = _Sample(now, e["bytes"], e["packets"], e["lost"])
-            current[(direction, sid)] = sample
-            prev = self._previous.get((direction, sid))
-            bitrate = loss = None
-            if prev is not None and sample.timestamp > prev.timestamp and sample.bytes >= prev.bytes:
-                bitrate = (sample.bytes - prev.bytes) * 8 * 1000.0 / (sample.timestamp - prev.timestamp)
-                d_packets, d_lost = sample.packets - prev.packets, sample.lost - prev.lost
-                loss = _loss(direction, d_packets, d_lost)
-            if loss is None:
-                loss = _loss(direction, sample.packets, sample.lost)
-            dims = e["dimensions"]
-            rows.append(StatsRow(
-                participant=participant, track=name, kind=e["kind"], direction=direction,
-                width=dims.width if dims else None, height=dims.height if dims else None,
-                fps=e["fps"], bitrate_bps=bitrate, loss_percent=loss,
-                rtt_ms=sum(e["rtt"]) / len(e["rtt"]) if e["rtt"] else None,
-            ))
-        self._previous = current
-        rows.sort(key=lambda r: (r.direction != "send", r.participant, r.kind, r.track))
-        return rows
-
-
-def _loss(direction: str, packets: int, lost: int) -> float | None:
-    """Percent lost: of packets sent (send), of packets expected = received + lost (recv)."""
-    if packets < 0 or lost < 0:
-        return None
-    total = packets if direction == "send" else packets + lost
-    if total <= 0:
-        return None
-    return min(100.0, 100.0 * lost / total)

@@ -440,9 +440,8 @@ class ParticipantTile(QWidget):
                 # Qt's smooth scaling of 32-bit images is ~2x faster than of RGB888, which
                 # more than pays for this one conversion (a copy: ``rgb`` is not needed).
                 image = image.convertToFormat(QImage.Format.Format_RGB32)
-                rgb = None
             image.setDevicePixelRatio(dpr)
-            self._image, self._image_rgb, self._image_key = image, rgb, key
+            self._image, self._image_rgb, self._image_key = image, None if upscale else rgb, key
         if self._serial != self._last_painted_serial:
             self._last_painted_serial = self._serial
             self._painted_frames += 1

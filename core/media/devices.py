@@ -284,8 +284,7 @@ def open_screen(
         from .screens import ScaledTrack, grab_options
 
         display, options = grab_options(dev.address, width, height, fps)
-        track = _player_track(display, "x11grab", options, "video")
-        return ScaledTrack(track, width, height) if width and height else track
+        return ScaledTrack(_player_track(display, "x11grab", options, "video"), width, height)
     raise DeviceError(f"unsupported screen backend {dev.backend!r}")
 
 

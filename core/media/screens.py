@@ -8,7 +8,7 @@ their sizes, then the mapped, named top-level windows. Capture is FFmpeg's ``x11
 * ``:0@0x2a00007`` — one window (``x11grab``'s ``window_id``; it follows the window).
 
 A capture bigger than the share's size is scaled down (aspect kept) by :class:`ScaledTrack`,
-so a 4K screen costs the encoder what 1280x720 does.
+so a 4K screen costs the encoder what 1280x720 does; every frame leaves it as a yuv420p copy.
 """
 
 from __future__ import annotations
@@ -128,11 +128,17 @@ def grab_options(target: str, width: int | None, height: int | None, fps: float)
 
 
 class ScaledTrack(MediaStreamTrack):
-    """``source``'s frames scaled down to fit ``width`` x ``height`` (never up), aspect kept."""
+    """``source``'s frames as yuv420p of their own, scaled down to fit ``width`` x ``height``
+    (never up; None: any size), aspect kept.
+
+    Always a copy: x11grab's frames live in a shared-memory image the grabber fills again for
+    the next frame, and the encoder and the self-view each read a frame from other threads
+    (with x11grab's frames passed on as they were, a test of the app hung in one such read).
+    """
 
     kind = "video"
 
-    def __init__(self, source: MediaStreamTrack, width: int, height: int) -> None:
+    def __init__(self, source: MediaStreamTrack, width: int | None = None, height: int | None = None) -> None:
         super().__init__()
         self.source = source
         self.width, self.height = width, height
@@ -140,9 +146,7 @@ class ScaledTrack(MediaStreamTrack):
     async def recv(self) -> av.VideoFrame:
         frame = await self.source.recv()
         assert isinstance(frame, av.VideoFrame)
-        scale = min(self.width / frame.width, self.height / frame.height, 1.0)
-        if scale >= 1.0 and frame.width % 2 == 0 and frame.height % 2 == 0:
-            return frame
+        scale = min(self.width / frame.width, self.height / frame.height, 1.0) if self.width and self.height else 1.0
         w, h = max(2, int(frame.width * scale) & ~1), max(2, int(frame.height * scale) & ~1)
         out: av.VideoFrame = frame.reformat(width=w, height=h, format="yuv420p")
         out.pts, out.time_base = frame.pts, frame.time_base
