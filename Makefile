@@ -36,7 +36,7 @@ test: $(STAMP)
 MYPY := $(PY) -m mypy
 lint: $(LINT_STAMP)
 	$(PY) -m ruff check .
-	$(MYPY) core server ui app bench tests/*.py
+	MYPYPATH=tests/reliability:tests/server:tests/call $(MYPY) core server ui app bench tests/*.py
 	@set -e; for d in tests/*/; do \
 	  if ls $$d*.py >/dev/null 2>&1; then echo "mypy $$d"; MYPYPATH=tests/call:tests/server:tests/core $(MYPY) $$d; fi; \
 	done

@@ -49,9 +49,9 @@ async def one(server: Any, room: str, size: tuple[int, int, float], outage: floa
     arrivals: list[float] = []
     requests: list[float] = []
     events: dict[str, float] = {}
-    for who, room in (("viewer", viewer), ("publisher", publisher)):
+    for who, party in (("viewer", viewer), ("publisher", publisher)):
         for event in ("reconnecting", "reconnected"):
-            room.on(event, lambda *_, key=f"{who}_{event}": events.setdefault(key, time.monotonic()))
+            party.on(event, lambda *_, key=f"{who}_{event}": events.setdefault(key, time.monotonic()))
     try:
         def publication() -> Any:
             return next((pub for p in viewer.participants.values() for pub in p.video_tracks.values()

@@ -196,10 +196,10 @@ async def soak(bots: int, seconds: float, seed: int, data_dir: Path) -> dict[str
                             peak[k] = max(peak.get(k, 0), v)
                     await asyncio.sleep(1.0)
 
-            results = await asyncio.gather(*(anchor_sender(a, until) for a in anchors),
-                                           *(churn(b, until, random.Random(rng.random()), counts) for b in churners),
-                                           watch())
-            sent = dict(zip((a.identity for a in anchors), results[:ANCHORS], strict=True))
+            senders = asyncio.gather(*(anchor_sender(a, until) for a in anchors))
+            await asyncio.gather(senders, *(churn(b, until, random.Random(rng.random()), counts) for b in churners),
+                                 watch())
+            sent = dict(zip((a.identity for a in anchors), senders.result(), strict=True))
             for n, bot in enumerate(churners):  # a last change of each kind, so that every run has some
                 if bot.room is None:
                     await bot.join()

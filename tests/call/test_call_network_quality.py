@@ -60,13 +60,13 @@ async def test_levels_follow_injected_loss_on_both_ends(join) -> None:  # type: 
 
     loss = outgoing_loss(lossy)
     loss.set_fraction(0.2)
-    await until(lambda: own() is not None and own() <= 2, timeout=10)
-    await until(lambda: seen() is not None and seen() <= 2, timeout=6)
+    await until(lambda: (own() or 0) <= 2 and own() is not None, timeout=10)
+    await until(lambda: (seen() or 0) <= 2 and seen() is not None, timeout=6)
     twenty = await levels_for(2.0, own)
     assert max(twenty) <= 2, twenty
 
     loss.set_fraction(0.0)
-    await until(lambda: own() is not None and own() >= 4, timeout=10)
-    await until(lambda: seen() is not None and seen() >= 4, timeout=10)
+    await until(lambda: (own() or 0) >= 4, timeout=10)
+    await until(lambda: (seen() or 0) >= 4, timeout=10)
     assert loss.dropped > 0
     print(f"levels: clean {clean} 20% {twenty}")

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QLabel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 
-from core.track import LocalAudioTrack, LocalDataTrack
+from core.publication import RemoteTrackPublication
+from core.track import LocalAudioTrack, LocalDataTrack, RemoteVideoTrack
 from harness import RoomHarness, remote_participant
 from ui.bridge import RoomBridge, tile_key
 from ui.tile import ParticipantTile
@@ -54,7 +55,9 @@ async def test_the_bridge_signals_a_frozen_remote_video(qapp: Any) -> None:
     seen: list[tuple[str, bool]] = []
     bridge.video_frozen_changed.connect(lambda key, frozen: seen.append((key, frozen)))
     bridge.start()
-    track = next(pub.track for p in h.room.participants.values() for pub in p.video_tracks.values())
+    track = next(pub.track for p in h.room.participants.values() for pub in p.video_tracks.values()
+                 if isinstance(pub, RemoteTrackPublication) and isinstance(pub.track, RemoteVideoTrack))
+    assert isinstance(track, RemoteVideoTrack)
 
     track._set_frozen(True)
     track._set_frozen(True)  # no change, no signal
