@@ -299,6 +299,11 @@ class RoomView(QWidget):
             if sid == self._local_sid:
                 self.controls.set_camera_paused(paused)
 
+    def set_video_frozen(self, key: str, frozen: bool) -> None:
+        """The tile's "Reconnecting…" mark: its video is enabled but nothing arrives."""
+        if (tile := self._tiles.get(key)) is not None:
+            tile.set_video_frozen(frozen)
+
     def set_network_quality(self, sid: str, level: int | None) -> None:
         if (tile := self._tiles.get(sid)) is not None:
             tile.set_network_quality(level)

@@ -348,6 +348,7 @@ class Session(QObject):
         bridge.track_enabled.connect(lambda psid, tsid, kind, name: self._set_track_state(psid, kind, name, True))
         bridge.track_disabled.connect(lambda psid, tsid, kind, name: self._set_track_state(psid, kind, name, False))
         bridge.video_frame.connect(view.set_frame)
+        bridge.video_frozen_changed.connect(view.set_video_frozen)
         bridge.dominant_speaker_changed.connect(lambda sid: view.set_dominant_speaker(sid or None))
         bridge.network_quality_changed.connect(view.set_network_quality)
         bridge.chat_message.connect(

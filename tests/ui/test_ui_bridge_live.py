@@ -348,3 +348,21 @@ def test_dominant_speaker_highlight_and_quality_bars_end_to_end(run_live: Any) -
         await live.until(lambda: (ada_tile.network_level or 0) >= 4, timeout=12, what="ada's bars back")
 
     run_live(scenario)
+
+
+def test_a_remote_video_that_stops_arriving_is_marked_on_its_tile(run_live: Any) -> None:
+    """Bridge → session → room view → tile: the frozen mark follows the media, not a timer."""
+    async def scenario(live: Live) -> None:
+        await _group_room(live)
+        ada = await live.bot("ada")
+        assert await live.join()
+        tile = await live.until(lambda: live.tile_of(ada), what="ada's tile")
+        await live.until(lambda: tile.has_video, timeout=10, what="ada's video")
+        assert not tile.video_frozen
+        loss = outgoing_loss(ada.room)
+        loss.set_fraction(1.0)  # nothing of ada's reaches anyone
+        await live.until(lambda: tile.video_frozen, timeout=8, what="ada's tile marked frozen")
+        loss.set_fraction(0.0)
+        await live.until(lambda: not tile.video_frozen, timeout=15, what="ada's mark gone")
+
+    run_live(scenario)
