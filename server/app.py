@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from .appkey import STATE
 from .callbacks import StatusCallbacks
 from .config import ServerConfig
 from .credentials import Credentials, load_or_create
@@ -45,7 +46,7 @@ ALIVE_INTERVAL_S = 2.0
 
 @dataclass(eq=False)
 class ServerState:
-    """What the request handlers share (``app["confab"]``)."""
+    """What the request handlers share (``app[STATE]``, server/appkey.py)."""
 
     config: ServerConfig
     credentials: Credentials
@@ -78,7 +79,7 @@ def create_app(state: ServerState) -> web.Application:
         server_log.addFilter(_HTTP_FILTER)
     rest = RestApi(state)
     app = web.Application(middlewares=[rest.middleware], client_max_size=1024 * 1024)
-    app["confab"] = state
+    app[STATE] = state
     app.router.add_get("/signaling", handle_signaling)
     app.router.add_get("/join/{room}", invite_page)  # what an invite link opens in a browser
     app.router.add_routes(rest.routes())
@@ -93,7 +94,7 @@ async def dev_media(request: web.Request) -> web.Response:
     """``GET /dev/media`` (``--dev`` only): codec-audit counts and each room's forwarding state."""
     from .forwarder import audit
 
-    state: ServerState = request.app["confab"]
+    state: ServerState = request.app[STATE]
     rooms = {}
     for room in state.registry.rooms.values():
         stats = getattr(room.media, "stats", None)
@@ -104,7 +105,7 @@ async def dev_media(request: web.Request) -> web.Response:
 
 async def dev_stats(request: web.Request) -> web.Response:
     """``GET /dev/stats`` (``--dev`` only): what bench/soak.py watches return to baseline."""
-    state: ServerState = request.app["confab"]
+    state: ServerState = request.app[STATE]
     objects = -1
     if request.query.get("trim"):  # what is really still held: collect, and give freed heap back
         gc.collect()
@@ -223,10 +224,10 @@ async def _start(config: ServerConfig, media_backend: Callable[[Room], MediaBack
     state = ServerState(config, credentials, store, callbacks, registry)
     # keepalive_timeout also closes a connection that never completes a request (half-open).
     runner = web.AppRunner(create_app(state), access_log=None, handle_signals=False,
-                           keepalive_timeout=config.idle_timeout_s)
+                           keepalive_timeout=config.idle_timeout_s, shutdown_timeout=1.0)
     try:
         await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=1.0, backlog=config.listen_backlog,
+        site = web.TCPSite(runner, config.host, config.port, backlog=config.listen_backlog,
                            ssl_context=tls_context(config.tls_cert, config.tls_key))
         await site.start()
     except BaseException:

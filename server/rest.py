@@ -43,6 +43,7 @@ from core.errors import (
 from core.token import DEFAULT_TTL, MAX_TTL, AccessToken
 
 from . import sids
+from .appkey import STATE
 from .rooms import (
     MAX_PARTICIPANTS,
     MEDIA_REGIONS,
@@ -532,7 +533,7 @@ def parse_rules(raw: object) -> list[dict[str, Any]]:
 
 async def dev_token(request: web.Request) -> web.Response:
     """``POST /dev/token`` {identity, room?, ttl?} (JSON or form) → a token for this server."""
-    state: ServerState = request.app["confab"]
+    state: ServerState = request.app[STATE]
     try:
         if request.content_type == "application/json":
             data = await request.json()

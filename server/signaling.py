@@ -29,6 +29,7 @@ from core.errors import (
 )
 from core.token import identity_of, verify_access_token
 
+from .appkey import STATE
 from .ratelimit import TokenBucket
 from .turn import TurnCredentials
 
@@ -291,7 +292,7 @@ class Connection:
 
 async def handle_signaling(request: web.Request) -> web.StreamResponse:
     """GET /signaling: upgrade and serve one TCMP connection."""
-    state: ServerState = request.app["confab"]
+    state: ServerState = request.app[STATE]
     ws = web.WebSocketResponse(max_msg_size=WS_HARD_LIMIT, autoping=True, heartbeat=None,
                                timeout=CLOSE_TIMEOUT_S)
     if not ws.can_prepare(request).ok:

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.media
 
 async def _room(server: Any, name: str, **params: str) -> None:
     creds = server.credentials
-    async with aiohttp.ClientSession(auth=aiohttp.BasicAuth(creds.api_key_sid, creds.api_key_secret)) as http:
+    auth = {"Authorization": aiohttp.encode_basic_auth(creds.api_key_sid, creds.api_key_secret)}
+    async with aiohttp.ClientSession(headers=auth) as http:
         async with http.post(server.url + "/v1/Rooms", data={"UniqueName": name, "Type": "group", **params}) as r:
             assert r.status == 201, await r.text()
 

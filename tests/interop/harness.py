@@ -159,9 +159,9 @@ class Harness:
     async def ctl_rooms(self, request: web.Request) -> web.Response:
         body = await request.json()
         creds = json.loads((self.data_dir / "credentials.json").read_text())
-        auth = aiohttp.BasicAuth(creds["api_key_sid"], creds["api_key_secret"])
+        auth = {"Authorization": aiohttp.encode_basic_auth(creds["api_key_sid"], creds["api_key_secret"])}
         assert self.http is not None
-        async with self.http.post(self.upstream + "/v1/Rooms", data=body, auth=auth) as resp:
+        async with self.http.post(self.upstream + "/v1/Rooms", data=body, headers=auth) as resp:
             return web.json_response({"status": resp.status, "body": await resp.json(content_type=None)})
 
 

@@ -40,8 +40,8 @@ async def test_rooms_beyond_the_cap_are_refused_with_53103(tmp_path) -> None:  #
     running = await start_server("127.0.0.1", 0, tmp_path, max_rooms=2)
     creds = running.credentials
     try:
-        async with aiohttp.ClientSession(running.url, auth=aiohttp.BasicAuth(creds.api_key_sid,
-                                                                            creds.api_key_secret)) as http:
+        auth = {"Authorization": aiohttp.encode_basic_auth(creds.api_key_sid, creds.api_key_secret)}
+        async with aiohttp.ClientSession(running.url, headers=auth) as http:
             for name in ("one", "two"):
                 async with http.post("/v1/Rooms", data={"UniqueName": name}) as r:
                     assert r.status == 201
