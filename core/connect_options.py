@@ -4,8 +4,8 @@
   (``max_subscription_bitrate`` or ``maxSubscriptionBitrate``). A wrong type raises
   ``TypeError``, a value outside its set ``ValueError`` (the SDK's RangeError); giving both a
   deprecated key and its replacement is a ``TypeError``. Sent in the RSP ``connect`` under the
-  wire names twilio-video.js uses, and its presence asks for the ``track_priority``,
-  ``track_switch_off`` and ``render_hints`` MSP channels.
+  wire names twilio-video.js uses, and its presence asks for the ``track_switch_off`` and
+  ``render_hints`` MSP channels (``track_priority`` is asked for always, as twilio-video.js does).
 * ``region`` — a Twilio signaling region name, else 53000 as in twilio-video.js. A self-hosted
   Confab server is reached at ``url`` whatever the region; ``environment`` is accepted alike.
 * ``notify_warnings`` — warning names (``"recording-media-lost"``) for which
@@ -31,7 +31,7 @@ REGIONS = ("gll", "au1", "br1", "de1", "ie1", "in1", "jp1", "sg1", "us1", "us2")
 WARNINGS = ("recording-media-lost",)
 PRIORITIES = ("low", "standard", "high")
 #: The MSP channels a bandwidth profile asks the server for (as twilio-video.js does).
-BANDWIDTH_CHANNELS = ("track_priority", "track_switch_off", "render_hints")
+BANDWIDTH_CHANNELS = ("track_switch_off", "render_hints")
 
 # (python name, twilio-video.js name, wire name or None, allowed values or a type)
 _VIDEO_OPTIONS: tuple[tuple[str, str, str | None, tuple[str, ...] | type], ...] = (

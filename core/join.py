@@ -88,6 +88,7 @@ class _MeshRoomMedia:
         self.mesh = self._new_mesh()
         self.fanouts: dict[tuple[str | None, str], VideoFanout | AudioFanout] = {}  # (peer, track id)
         self.msp_channels: dict[str, RTCDataChannel] = {}
+        self._msp_pending: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, track): latest message
         self.p2p = PeerToPeerFeatures(signaling, self.mesh, self.stats)
         self.health = MediaHealth(signaling, self)  # ICE/DTLS and media stalls: reconnecting, rebuilds
         signaling.on("networkQualityConfigurationChanged", lambda config: self._send_nq_configuration())
@@ -270,6 +271,7 @@ class _MeshRoomMedia:
 
         def _on_open() -> None:
             send_json(channel, {"type": "ready"})
+            self._flush_msp(names, channel)
             if "network_quality" in names:
                 self._send_nq_configuration()
 
@@ -279,15 +281,24 @@ class _MeshRoomMedia:
             channel.on("open", _on_open)
 
     def _send_msp(self, message: dict[str, Any]) -> None:
-        """A client MSP message (``track_priority`` …) on the server's channel of that name, if it
-        serves one (twilio-video.js sends nothing either when the server named no such channel)."""
-        channel = self.msp_channels.get(message["type"])
-        if channel is None:
-            log.debug("no %s MSP channel: not sent", message["type"])
-        elif channel.readyState == "open":
+        """A client MSP message (``track_priority`` …) on the server's channel of that name.
+
+        Until that channel is open the latest message per track waits (twilio-video.js sends
+        its priorities when the channel is ready); a server that names no such channel in
+        ``connected.media_signaling`` gets none, as in twilio-video.js."""
+        name = message["type"]
+        if name not in self.signaling.media_signaling:
+            log.debug("the server serves no %s MSP channel: not sent", name)
+            return
+        channel = self.msp_channels.get(name)
+        if channel is not None and channel.readyState == "open":
             send_json(channel, message)
         else:
-            channel.on("open", lambda: send_json(channel, message))
+            self._msp_pending[(name, str(message.get("track")))] = message
+
+    def _flush_msp(self, names: set[str], channel: RTCDataChannel) -> None:
+        for key in [k for k in self._msp_pending if k[0] in names]:
+            send_json(channel, self._msp_pending.pop(key))
 
     def _send_nq_configuration(self) -> None:
         config = self.signaling.network_quality_configuration
@@ -418,7 +429,8 @@ async def connect(
         automatic_subscription=automatic_subscription, dominant_speaker=dominant_speaker,
         ice_servers="overrode" if ice_servers is not None else "acquire",
         bandwidth_profile=profile.payload() if profile is not None else None,
-        media_signaling=dict.fromkeys(connect_options.BANDWIDTH_CHANNELS, _DATA_CHANNEL) if profile else None,
+        media_signaling=dict.fromkeys(("track_priority", *(connect_options.BANDWIDTH_CHANNELS if profile else ())),
+                                      _DATA_CHANNEL),
         publisher=p.Publisher(name="confab", sdk_version=SDK_VERSION, user_agent="confab-python"),
     )
     room: Room | None = None

@@ -93,8 +93,10 @@ rtp_hooks.install()
 
 #: At most one PLI per publisher track this often, however many subscribers ask.
 PLI_THROTTLE_S = 0.3
-#: MSP channels the forwarder serves.
-MSP_CHANNELS = ("active_speaker", "network_quality")
+#: MSP channels the forwarder serves (track_priority: the subscriber's priority per track, kept
+#: for the bandwidth allocation to come — issue 11).
+MSP_CHANNELS = ("active_speaker", "network_quality", "track_priority")
+_PRIORITIES = ("low", "standard", "high")
 #: A publisher's media that has not arrived this long after its track did is "down".
 MEDIA_GRACE_S = 5.0
 
@@ -207,6 +209,8 @@ class _Peer:
     outbound: dict[tuple[str, str], _Outbound] = field(default_factory=dict)
     data_out: dict[tuple[str, str], RTCDataChannel] = field(default_factory=dict)
     msp: dict[str, RTCDataChannel] = field(default_factory=dict)
+    #: Track SID → the priority this subscriber asked for (track_priority MSP; none: the publisher's).
+    subscribe_priority: dict[str, str] = field(default_factory=dict)
     sync_pending: bool = False
     nq_local: int = 1
     nq_remote: int = 0
@@ -364,6 +368,7 @@ class Forwarder(MediaBackend):
                              for k, o in peer.outbound.items()},
                 "data_in": sorted(peer.data_in), "data_out": sorted(f"{a}/{b}" for a, b in peer.data_out),
                 "msp": sorted(peer.msp),
+                "subscribe_priority": dict(peer.subscribe_priority),
                 "quality": {kind: {d: q.level for d, q in by.items()} for kind, by in peer.quality.items()},
             }
         return {"peers": peers, "dominant_speaker": self.dominant_speaker, "tasks": len(self.tasks())}
@@ -559,7 +564,14 @@ class Forwarder(MediaBackend):
                 body = json.loads(message)
             except (TypeError, ValueError):
                 return
-            if isinstance(body, dict) and body.get("type") == "network_quality":
+            if isinstance(body, dict) and body.get("type") == "track_priority":
+                track, priority = body.get("track"), body.get("subscribe")
+                if isinstance(track, str) and priority in (*_PRIORITIES, None):
+                    if priority is None:
+                        peer.subscribe_priority.pop(track, None)
+                    else:
+                        peer.subscribe_priority[track] = priority
+            elif isinstance(body, dict) and body.get("type") == "network_quality":
                 for key, attr, lo in (("reportLevel", "nq_local", 1), ("remoteReportLevel", "nq_remote", 0)):
                     value = body.get(key)
                     if isinstance(value, int) and not isinstance(value, bool) and lo <= value <= 3:

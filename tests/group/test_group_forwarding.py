@@ -141,3 +141,23 @@ async def test_video_heals_right_after_a_media_outage(join) -> None:  # type: ig
     # As in tests/call: the request count is reported, not required (a link-estimate dip makes
     # aiortc re-create its encoder, a keyframe unasked); tests/media/test_frames.py pins the asking.
     assert recovery < 1.5, (recovery, keyframe_requests)
+
+
+async def test_a_subscriber_priority_reaches_the_server(join, server) -> None:  # type: ignore[no-untyped-def]
+    """RemoteVideoTrack.set_priority goes out on the server's track_priority channel and is kept there."""
+    await join("alice", tracks=[camera("alice")])
+    bob = await join("bob")
+    video = await until(lambda: subscribed(bob, "alice", "video"))
+    forwarder = forwarder_of(server, "group")
+    bob_sid = bob.local_participant.sid
+
+    def asked() -> dict:
+        return forwarder.stats()["peers"][bob_sid]["subscribe_priority"]
+
+    await until(lambda: "track_priority" in forwarder.stats()["peers"][bob_sid]["msp"])
+    video.set_priority("low")
+    await until(lambda: asked() == {video.sid: "low"}, timeout=5)
+    video.set_priority("high")
+    await until(lambda: asked() == {video.sid: "high"}, timeout=5)
+    video.set_priority(None)  # back to the publisher's priority
+    await until(lambda: asked() == {}, timeout=5)
