@@ -255,7 +255,9 @@ class MediaWatchdog:
         for peer, track_id, kind, receiver in link.receivers:
             packets = counters_of(receiver).packets
             last = watch.heard.get((peer, track_id))
-            if last is None:
+            if last is None and (peer, track_id) in self._frozen and packets == 0:
+                last = (receiver, 0, now - FROZEN_S)  # back after a rebuild, still nothing: still frozen
+            elif last is None:
                 last = (receiver, packets, now)
             elif last[0] is not receiver:  # a rebuilt connection's receiver: still quiet since then
                 last = (receiver, 0, last[2]) if packets == 0 else (receiver, packets, now)

@@ -7,6 +7,10 @@ import asyncio
 import pytest
 from hypothesis import given, settings, strategies as st
 
+# st.randoms() imports this module lazily, at the test's first example; CPython 3.11.7 once
+# failed compiling it there ("AST constructor recursion depth mismatch", fixed in 3.11.8).
+import hypothesis.strategies._internal.random  # noqa: F401  # isort: skip
+
 from core import errors, protocol as p
 from core.publication import RemoteAudioTrackPublication, RemoteDataTrackPublication, RemoteVideoTrackPublication
 from core.track import Dimensions, RemoteAudioTrack, RemoteDataTrack, RemoteVideoTrack
