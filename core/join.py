@@ -436,7 +436,7 @@ async def connect(
     room: Room | None = None
     try:
         if ice_servers is None:
-            servers.extend(_ice_server(s) for s in await session.acquire_ice(token))
+            servers.extend(ice_server(s) for s in await session.acquire_ice(token))
         if ice_transport_policy == "relay":
             await check_relay(loopback.rtc_configuration(servers).iceServers or [])
         connected = await session.connect(body)
@@ -478,7 +478,8 @@ def _codec_names(value: Any, option: str) -> list[str]:
     return names
 
 
-def _ice_server(server: p.IceServer) -> RTCIceServer:
+def ice_server(server: p.IceServer) -> RTCIceServer:
+    """An ICE server of the server's ``iced`` message as aiortc takes it (connect() and the preflight)."""
     return RTCIceServer(urls=server.urls, username=server.username, credential=server.credential)
 
 

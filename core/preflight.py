@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aiortc import RTCIceServer, RTCPeerConnection
+from aiortc import RTCPeerConnection
 
 from . import protocol as p
 from .errors import MediaConnectionError, SignalingConnectionTimeoutError, TwilioError
 from .events import EventEmitter
-from .join import DEFAULT_URL, is_loopback_url
+from .join import DEFAULT_URL, ice_server, is_loopback_url
 from .media import loopback
 from .media.negotiation import max_bundle
 from .media.sinks import AudioFanout, VideoFanout
@@ -176,8 +176,7 @@ class PreflightTest(EventEmitter):
         session = SignalingTransport(url, on_message=lambda body: None, on_state=lambda state, error: None,
                                      sync_body=lambda: p.Sync(session="", token=token))
         try:
-            return [RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
-                    for s in await session.acquire_ice(token)]
+            return [ice_server(s) for s in await session.acquire_ice(token)]
         finally:
             await session.abandon()
 

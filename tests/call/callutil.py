@@ -237,7 +237,7 @@ async def gap_healed_by_keyframe(join: JoinFn, gap: float = 1.0) -> tuple[float,
     frames = FrameLog()
     subscribed(viewer, "publisher", "video").add_sink(frames)
     await until(lambda: len(frames.times) >= 5)
-    requests: list[float] = []
+    requests = keyframe_requests(publisher, cam)
     for session in publisher._signaling.media.mesh.sessions().values():
         transceiver = session.transceivers.get(cam.id)
         if transceiver is None:
@@ -251,12 +251,7 @@ async def gap_healed_by_keyframe(join: JoinFn, gap: float = 1.0) -> tuple[float,
                 return  # REMB
             await original(packet)
 
-        def counted(original: Any = sender._send_keyframe) -> None:
-            requests.append(time.monotonic())
-            original()
-
         sender._handle_rtcp_packet = only_keyframe_requests
-        sender._send_keyframe = counted
     await asyncio.sleep(1.0)  # the encoder settles at its fixed target
     loss = outgoing_loss(publisher)
     loss.set_fraction(1.0)
