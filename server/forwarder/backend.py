@@ -101,6 +101,9 @@ _PRIORITIES = ("low", "standard", "high")
 MEDIA_GRACE_S = 5.0
 
 Send = Callable[[str, list[p.PeerConnectionMessage]], None]
+#: ``tap(kind, mime, clock_rate, packet, keyframe)``: a copy of one published track's media as
+#: it is forwarded (``packet`` is the ``av.Packet`` every subscriber gets; recording reads it).
+Tap = Callable[[str, str, int, Any, bool], None]
 
 
 class RoomView(Protocol):
@@ -152,6 +155,11 @@ class _Inbound:
             keyframe = True
         for track in list(self.subscribers):
             track.push(packet, keyframe)
+        for tap in list(self.forwarder._taps.get((self.sid, self.track_id), ())):
+            try:
+                tap(self.kind, self.mime, self.clock_rate, packet, keyframe)
+            except Exception:  # a failing tap (a full disk) must not stop the forwarding
+                log.exception("%s/%s: media tap failed", self.sid, self.track_id)
 
     def request_keyframe(self) -> None:
         if self.kind != "video":
@@ -246,6 +254,27 @@ class Forwarder(MediaBackend):
         self.detector = DominantSpeakerDetector()
         self.dominant_speaker: str | None = None
         self._lag = LoopLag()  # what the server's own busy loop adds to the jitter it measures
+        self._taps: dict[tuple[str, str], list[Tap]] = {}
+
+    def add_tap(self, sid: str, track_id: str, tap: Tap) -> Callable[[], None]:
+        """Hand a copy of (publisher ``sid``, ``track_id``)'s media to ``tap`` from now on.
+
+        Keyed by publisher and track id, so it holds across a rebuilt publish connection and
+        before the media arrives; a keyframe is asked for, so video taps start on one.
+        Returns the function that removes the tap."""
+        taps = self._taps.setdefault((sid, track_id), [])
+        taps.append(tap)
+        peer = self._peers.get(sid)
+        inbound = peer.inbound.get(track_id) if peer is not None else None
+        if inbound is not None:
+            inbound.request_keyframe()
+
+        def remove() -> None:
+            if tap in taps:
+                taps.remove(tap)
+            if not taps and self._taps.get((sid, track_id)) is taps:
+                del self._taps[(sid, track_id)]
+        return remove
 
     # --- MediaBackend -----------------------------------------------------------------
 

@@ -161,3 +161,32 @@ async def test_a_subscriber_priority_reaches_the_server(join, server) -> None:  
     await until(lambda: asked() == {video.sid: "high"}, timeout=5)
     video.set_priority(None)  # back to the publisher's priority
     await until(lambda: asked() == {}, timeout=5)
+
+
+async def test_a_media_tap_gets_the_forwarded_packets_from_a_keyframe_on(join, server) -> None:  # type: ignore[no-untyped-def]
+    """The recording seam: a tap on (publisher, track id) sees the media that is forwarded,
+    its first video packet a keyframe, and the packets decode to the publisher's frames."""
+    import av
+
+    alice = await join("alice", tracks=[camera("alice"), microphone("alice")])
+    forwarder = forwarder_of(server, "group")
+    sid = alice.local_participant.sid
+    ids = {pub.kind: pub.track.id for pub in alice.local_participant.tracks.values()}
+    await until(lambda: len(forwarder.stats()["peers"][sid]["inbound"]) == 2, timeout=10)
+    got: dict[str, list[tuple[str, int, bool, bytes]]] = {"video": [], "audio": []}
+
+    def tap(kind: str, mime: str, clock_rate: int, packet, keyframe: bool) -> None:  # type: ignore[no-untyped-def]
+        got[kind].append((mime, clock_rate, keyframe, bytes(packet)))
+
+    removers = [forwarder.add_tap(sid, ids[kind], tap) for kind in ("video", "audio")]
+    await until(lambda: len(got["video"]) >= 20 and len(got["audio"]) >= 50, timeout=10)
+    for remove in removers:
+        remove()
+    assert got["video"][0][:3] == ("video/VP8", 90000, True)
+    assert got["audio"][0][:2] == ("audio/opus", 48000)
+    decoder = av.CodecContext.create("vp8", "r")
+    frames = [frame for *_, data in got["video"] for frame in decoder.decode(av.Packet(data))]
+    assert len(frames) >= 15 and {(f.width, f.height) for f in frames} == {(320, 240)}
+    count = len(got["video"])
+    await asyncio.sleep(0.5)
+    assert len(got["video"]) == count  # removed: no more
