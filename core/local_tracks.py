@@ -88,15 +88,15 @@ async def restart_track(track: LocalAudioTrack | LocalVideoTrack, constraints: M
                                         options["height"], options["fps"])
     else:
         media = await asyncio.to_thread(devices.open_audio_input, options["device"])
-    track._constraints = options  # type: ignore[union-attr]
+    track._constraints = options  # type: ignore[union-attr]  # restart's state lives on the track, undeclared in core/track.py
     old = track._media_stream_track
     if track.is_stopped:  # its source ended with it: the next use makes a new one
-        track._local_source = track._switch = None  # type: ignore[union-attr]
+        track._local_source = track._switch = None  # type: ignore[union-attr]  # as above: the undeclared source cache
     track._restarting = True  # type: ignore[union-attr]  # keeps the shared source through 'stopped'
     try:
         track._mark_stopped()
     finally:
-        track._restarting = False  # type: ignore[union-attr]
+        track._restarting = False  # type: ignore[union-attr]  # as above
     track._media_stream_track = media
     track._is_stopped = False
     track._is_started = False

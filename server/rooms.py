@@ -34,7 +34,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import msgspec
 
@@ -95,15 +95,15 @@ REMEMBERED_COMPLETED = 10000
 _BAD_CATEGORIES = frozenset({"Cc", "Cs", "Cn"})
 
 
-def check_text(value: object, limit: int, invalid: type[TwilioError], too_long: type[TwilioError],
-               bad_chars: type[TwilioError]) -> str:
+def check_text(value: object, limit: int, invalid: Callable[[], TwilioError], too_long: Callable[[], TwilioError],
+               bad_chars: Callable[[], TwilioError]) -> str:
     """A name/identity: a string, not blank, at most ``limit`` code points, no bad characters."""
     if not isinstance(value, str) or not value.strip():
-        raise invalid()  # type: ignore[call-arg]
+        raise invalid()
     if len(value) > limit:
-        raise too_long()  # type: ignore[call-arg]
+        raise too_long()
     if any(unicodedata.category(ch) in _BAD_CATEGORIES for ch in value):
-        raise bad_chars()  # type: ignore[call-arg]
+        raise bad_chars()
     return value
 
 
@@ -202,8 +202,8 @@ class Track:
     date_updated: float
 
     def state(self) -> p.RemoteTrackState:
-        return p.RemoteTrackState(sid=self.sid, name=self.name, kind=self.kind,  # type: ignore[arg-type]
-                                  enabled=self.enabled, priority=self.priority)  # type: ignore[arg-type]
+        return p.RemoteTrackState(sid=self.sid, name=self.name, kind=cast(p.TrackKind, self.kind),
+                                  enabled=self.enabled, priority=cast(p.Priority, self.priority))
 
     def record(self, status: str) -> Record:
         return {"sid": self.sid, "room_sid": self.participant.room.sid,
@@ -251,7 +251,7 @@ class Participant:
 
     def remote_state(self) -> p.RemoteParticipantState:
         return p.RemoteParticipantState(sid=self.sid, identity=self.identity, revision=self.revision,
-                                        state=self.state,  # type: ignore[arg-type]
+                                        state=cast(p.ParticipantStateName, self.state),
                                         tracks=[t.state() for t in self.tracks.values()])
 
     def record(self) -> Record:

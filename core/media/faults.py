@@ -90,5 +90,5 @@ def install() -> None:
             return
         await original(self, data)
 
-    _send_rtp._confab_hook = True  # type: ignore[attr-defined]
-    RTCDtlsTransport._send_rtp = _send_rtp  # type: ignore[method-assign]
+    _send_rtp._confab_hook = True  # type: ignore[attr-defined]  # marks the wrapper so install() runs once
+    RTCDtlsTransport._send_rtp = _send_rtp  # type: ignore[method-assign]  # the hook itself (pinned aiortc)

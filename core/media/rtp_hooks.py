@@ -100,5 +100,5 @@ def install() -> None:
                 counters.on_level(counters.audio_level_dbov)
         await original(self, packet, arrival_time_ms)
 
-    _handle_rtp_packet._confab_hook = True  # type: ignore[attr-defined]
-    RTCRtpReceiver._handle_rtp_packet = _handle_rtp_packet  # type: ignore[method-assign]
+    _handle_rtp_packet._confab_hook = True  # type: ignore[attr-defined]  # marks the wrapper so install() runs once
+    RTCRtpReceiver._handle_rtp_packet = _handle_rtp_packet  # type: ignore[method-assign]  # the hook itself (pinned aiortc)

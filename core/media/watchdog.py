@@ -121,7 +121,7 @@ def install() -> None:
         self.__dict__[_RTCP_AT] = time.monotonic()
         await original_rtcp_data(self, data)
 
-    RTCDtlsTransport._handle_rtcp_data = _handle_rtcp_data  # type: ignore[method-assign]
+    RTCDtlsTransport._handle_rtcp_data = _handle_rtcp_data  # type: ignore[method-assign]  # the hook itself (pinned aiortc)
     names = RTCRtpSender.__init__.__code__.co_names
     for private in ("_RTCRtpSender__packet_count", "_RTCRtpSender__lsr", "_RTCRtpSender__lsr_time"):
         if private not in names:
@@ -146,8 +146,8 @@ def install() -> None:
                         ack.rtts.append((now, max(0.0, time.time() - sent - report.dlsr / 65536)))
         await original(self, packet)
 
-    _handle_rtcp_packet._confab_hook = True  # type: ignore[attr-defined]
-    RTCRtpSender._handle_rtcp_packet = _handle_rtcp_packet  # type: ignore[method-assign]
+    _handle_rtcp_packet._confab_hook = True  # type: ignore[attr-defined]  # marks the wrapper so install() runs once
+    RTCRtpSender._handle_rtcp_packet = _handle_rtcp_packet  # type: ignore[method-assign]  # the hook itself (pinned aiortc)
 
 
 @dataclass
