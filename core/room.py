@@ -143,7 +143,7 @@ class Room(EventEmitter):
         self.emit("participantConnected", self._add_participant(psig))
 
     def _on_participant_disconnected(self, psig: RemoteParticipantSignaling) -> None:
-        participant = self._participants.pop(psig.sid, None)  # type: ignore[arg-type]  # as above: a remote participant's SID is set
+        participant = self._participants.pop(psig.sid, None)
         if participant is not None:
             participant._forward = None
             self.emit("participantDisconnected", participant)

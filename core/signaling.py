@@ -32,7 +32,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from . import protocol
 from .errors import (
@@ -175,7 +175,8 @@ class LocalTrackSignaling(EventEmitter):
 
     def to_wire(self) -> protocol.LocalTrackState:
         return protocol.LocalTrackState(
-            id=self.id, kind=self.kind, name=self.name, enabled=self.enabled, priority=self.priority  # type: ignore[arg-type]
+            id=self.id, kind=cast(protocol.TrackKind, self.kind), name=self.name, enabled=self.enabled,
+            priority=cast(protocol.Priority, self.priority),
         )
 
 
@@ -202,7 +203,7 @@ class LocalParticipantSignaling(ParticipantSignaling):
         """Add a track to the snapshot (revision += 1, update sent)."""
         if track_id in self.tracks:
             return self.tracks[track_id]
-        tsig = LocalTrackSignaling(track_id, kind, name, enabled, validate_priority(priority))  # type: ignore[arg-type]
+        tsig = LocalTrackSignaling(track_id, kind, name, enabled, cast(str, validate_priority(priority)))
         self.tracks[track_id] = tsig
         self.emit("localTrackAdded", tsig)
         self._changed()
@@ -334,6 +335,8 @@ class RemoteParticipantSignaling(ParticipantSignaling):
     Events (besides the base ones): ``trackPublished(track_signaling)``,
     ``trackUnpublished(track_signaling)``.
     """
+
+    sid: str  # always known: the server sends it
 
     def __init__(self, room: RoomSignaling, state: protocol.RemoteParticipantState) -> None:
         super().__init__(room, state.sid, state.identity)
@@ -699,13 +702,13 @@ class RoomSignaling(EventEmitter):
 
     def _disconnect_participant(self, psig: RemoteParticipantSignaling) -> None:
         """Order: participant ``disconnected``, its unsubscriptions, removal, dominant speaker reset."""
-        if self.participants.get(psig.sid) is not psig:  # type: ignore[arg-type]
+        if self.participants.get(psig.sid) is not psig:
             return
         psig._set_state("disconnected")
         for tsig in list(psig.tracks.values()):
             tsig._unsubscribe()
-        del self.participants[psig.sid]  # type: ignore[arg-type]
-        self._tombstones[psig.sid] = psig.revision  # type: ignore[index]
+        del self.participants[psig.sid]
+        self._tombstones[psig.sid] = psig.revision
         self.emit("participantDisconnected", psig)
         if self.dominant_speaker_sid is not None and self.dominant_speaker_sid == psig.sid:
             self._set_dominant_speaker(None)
