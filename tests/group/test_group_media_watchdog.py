@@ -38,7 +38,7 @@ async def test_a_dead_subscribe_connection_is_replaced(server, join) -> None:  #
     _publisher, viewer, video, frames = await watched_video(join)
     seen = EventLog(viewer, "reconnecting", "reconnected", "trackUnsubscribed")
     forwarder = forwarder_of(server, "group")
-    peer = forwarder._peers[viewer.local_participant.sid]
+    peer = forwarder.peers[viewer.local_participant.sid]
     old_pc = peer.sub.pc
     faults.install()
     _Blackhole().attach(old_pc)

@@ -1,0 +1,164 @@
+"""Per-participant state of the forwarder: what it publishes, what it is forwarded, its two connections.
+
+* :class:`Inbound`: one published audio/video track as the server receives it; hands each
+  encoded frame to every subscriber's :class:`~passthrough.ForwardTrack` and to the media
+  taps, and asks the publisher for keyframes (at most one PLI per ``PLI_THROTTLE_S``).
+* :class:`Outbound`: one track forwarded to one subscriber (its track and transceiver).
+* :class:`Session`: one of a participant's two connections (publish, subscribe).
+* :class:`Peer`: all of one participant's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCDataChannel, RTCPeerConnection
+
+from core import protocol as p
+from core.media.negotiation import Negotiation
+from core.network_quality_score import DirectionQuality, StreamMeter
+
+from .passthrough import ForwardTrack, is_keyframe, media_ssrc
+
+__all__ = ["PLI_THROTTLE_S", "Inbound", "Outbound", "Peer", "Session", "Tap", "Taps"]
+
+log = logging.getLogger(__name__)
+
+#: At most one PLI per publisher track this often, however many subscribers ask.
+PLI_THROTTLE_S = 0.3
+
+#: ``tap(kind, mime, clock_rate, packet, keyframe)``: a copy of one published track's media as
+#: it is forwarded (``packet`` is the ``av.Packet`` every subscriber gets; recording reads it).
+Tap = Callable[[str, str, int, Any, bool], None]
+#: (publisher sid, track id) → its taps (the forwarder's, shared by every Inbound).
+Taps = dict[tuple[str, str], list[Tap]]
+Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
+
+
+class Inbound:
+    """One published audio/video track as the server receives it."""
+
+    def __init__(self, sid: str, track_id: str, kind: str, receiver: Any, mime: str, clock_rate: int,
+                 parameters: dict[str, Any] | None = None, *, taps: Taps, spawn: Spawn) -> None:
+        self.parameters = dict(parameters or {})
+        self.sid = sid
+        self.track_id = track_id
+        self.kind = kind
+        self.receiver = receiver
+        self.mime = mime
+        self.clock_rate = clock_rate
+        self.subscribers: set[ForwardTrack] = set()
+        self.created = time.monotonic()
+        self.frames = 0
+        self.keyframes = 0
+        self.plis_sent = 0
+        self.plis_throttled = 0
+        self._last_pli = -1e9
+        self._taps = taps
+        self._spawn = spawn
+
+    def deliver(self, codec: Any, packet: Any) -> None:
+        self.frames += 1
+        if self.kind == "video":
+            mime = codec.mimeType
+            data = memoryview(packet)
+            keyframe = is_keyframe(mime, bytes(data[:1]) if mime.lower() == "video/vp8" else bytes(data))
+            if keyframe:
+                self.keyframes += 1
+        else:
+            keyframe = True
+        for track in list(self.subscribers):
+            track.push(packet, keyframe)
+        for tap in list(self._taps.get((self.sid, self.track_id), ())):
+            try:
+                tap(self.kind, self.mime, self.clock_rate, packet, keyframe)
+            except Exception:  # a failing tap (a full disk) must not stop the forwarding
+                log.exception("%s/%s: media tap failed", self.sid, self.track_id)
+
+    def request_keyframe(self) -> None:
+        if self.kind != "video":
+            return
+        now = time.monotonic()
+        if now - self._last_pli < PLI_THROTTLE_S:
+            self.plis_throttled += 1
+            return
+        ssrc = media_ssrc(self.receiver)
+        if ssrc is None:
+            return  # nothing received yet: the first frame will be a keyframe anyway
+        self._last_pli = now
+        self.plis_sent += 1
+        self._spawn(self.receiver._send_rtcp_pli(ssrc))
+
+    def stop_subscribers(self) -> None:
+        for track in list(self.subscribers):
+            track.stop()
+        self.subscribers.clear()
+
+
+@dataclass
+class Outbound:
+    """One of ``inbound``'s forwardings: to one subscriber, on one transceiver of its subscribe connection."""
+
+    inbound: Inbound
+    track: ForwardTrack
+    transceiver: Any
+
+    def detach(self) -> None:
+        self.inbound.subscribers.discard(self.track)
+        self.track.stop()
+
+
+@dataclass(eq=False)
+class Session:
+    """One of a participant's two connections; ``negotiation`` exists while its pc does."""
+
+    id: str
+    negotiation: Negotiation | None = None
+    #: Held while the forwarding changes the connection's transceivers, and while it offers.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Whether the last offer carried an m=application section (data channels need no re-offer then).
+    offered_sctp: bool = False
+    #: The last revision of a connection closed under this id (a rebuilt one goes on from it).
+    revision: int = 0
+
+    @property
+    def pc(self) -> RTCPeerConnection | None:
+        return self.negotiation.pc if self.negotiation is not None else None
+
+    @property
+    def last(self) -> p.Description | None:
+        return self.negotiation.last if self.negotiation is not None else None
+
+
+@dataclass(eq=False)
+class Peer:
+    sid: str
+    pub: Session
+    sub: Session
+    msp_requested: tuple[str, ...] = ()
+    inbound: dict[str, Inbound] = field(default_factory=dict)
+    by_receiver: dict[Any, Inbound] = field(default_factory=dict)  # the publish pc's receivers
+    data_in: dict[str, RTCDataChannel] = field(default_factory=dict)
+    outbound: dict[tuple[str, str], Outbound] = field(default_factory=dict)
+    data_out: dict[tuple[str, str], RTCDataChannel] = field(default_factory=dict)
+    msp: dict[str, RTCDataChannel] = field(default_factory=dict)
+    #: Track SID → the priority this subscriber asked for (track_priority MSP; none: the publisher's).
+    subscribe_priority: dict[str, str] = field(default_factory=dict)
+    sync_pending: bool = False
+    nq_local: int = 1
+    nq_remote: int = 0
+    last_nq: Any = None
+    meters: dict[tuple[str, str], StreamMeter] = field(default_factory=dict)
+    quality: dict[str, dict[str, DirectionQuality]] = field(default_factory=dict)
+    closed: bool = False
+
+    def detach_outbound(self) -> None:
+        """Stop every forwarding to this peer (its subscribe connection is gone)."""
+        for out in self.outbound.values():
+            out.detach()
+        self.outbound.clear()
