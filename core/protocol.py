@@ -87,6 +87,8 @@ class LocalTrackState(_Wire):
 class LocalParticipantState(_Wire):
     revision: int
     tracks: list[LocalTrackState] = []
+    #: ``["recordings"]``: the client wants RSP ``warning`` for its recorded tracks (notifyWarnings).
+    media_warnings: list[str] | None = None
 
 
 class SubscribeRule(_Wire):

@@ -10,6 +10,7 @@ Used by the CLI, by the tests in-process, and by the desktop demo::
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ctypes
 import gc
@@ -32,6 +33,7 @@ from .credentials import Credentials, load_or_create
 from .datadir import DataDirLock
 from .invite_page import invite_page
 from .mesh import MediaBackend
+from .recording import Recordings
 from .rest import RestApi, dev_token
 from .rooms import Room, RoomRegistry
 from .signaling import Connection, handle_signaling
@@ -53,6 +55,7 @@ class ServerState:
     store: Store
     callbacks: StatusCallbacks
     registry: RoomRegistry
+    recordings: Recordings
     connections: set[Connection] = field(default_factory=set)
 
 
@@ -107,9 +110,14 @@ async def dev_stats(request: web.Request) -> web.Response:
     """``GET /dev/stats`` (``--dev`` only): what bench/soak.py watches return to baseline."""
     state: ServerState = request.app[STATE]
     objects = -1
+    types: list[tuple[str, int]] = []
     if request.query.get("trim"):  # what is really still held: collect, and give freed heap back
         gc.collect()
-        objects = len(gc.get_objects())
+        live = gc.get_objects()
+        objects = len(live)
+        if request.query.get("types"):  # what they are: the most numerous types, to diff two snapshots
+            types = collections.Counter(type(o).__qualname__ for o in live).most_common(int(request.query["types"]))
+        del live
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6").malloc_trim(0)
     fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else -1
@@ -119,7 +127,8 @@ async def dev_stats(request: web.Request) -> web.Response:
     return web.json_response({
         "fds": fds, "tasks": len(asyncio.all_tasks()), "rss_kb": rss_kb, "rooms": len(registry.rooms),
         "participants": sum(len(r.participants) for r in registry.rooms.values()),
-        "connections": len(state.connections), "threads": threading.active_count(), "objects": objects})
+        "connections": len(state.connections), "threads": threading.active_count(), "objects": objects,
+        **({"types": dict(types)} if types else {})})
 
 
 class RunningServer:
@@ -175,6 +184,7 @@ class RunningServer:
         state = self.state
         if self._alive is not None:
             self._alive.cancel()
+        await state.recordings.close()  # every file finished: its recording completed
         state.registry.suspend_all()
         for connection in list(state.connections):
             connection.close()
@@ -221,7 +231,8 @@ async def _start(config: ServerConfig, media_backend: Callable[[Room], MediaBack
     callbacks = StatusCallbacks(timeout_s=config.callback_timeout_s)
     callbacks.start()
     registry = RoomRegistry(config, credentials.account_sid, store, callbacks, backend_factory=media_backend)
-    state = ServerState(config, credentials, store, callbacks, registry)
+    recordings = Recordings(registry, store, config.data_dir)
+    state = ServerState(config, credentials, store, callbacks, registry, recordings)
     # keepalive_timeout also closes a connection that never completes a request (half-open).
     runner = web.AppRunner(create_app(state), access_log=None, handle_signals=False,
                            keepalive_timeout=config.idle_timeout_s, shutdown_timeout=1.0)
@@ -232,6 +243,7 @@ async def _start(config: ServerConfig, media_backend: Callable[[Room], MediaBack
         await site.start()
     except BaseException:
         await runner.cleanup()
+        await recordings.close()
         await callbacks.close()
         await store.close()
         raise

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import calendar
 import hmac
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -44,6 +43,7 @@ from core.token import DEFAULT_TTL, MAX_TTL, AccessToken
 
 from . import sids
 from .appkey import STATE
+from .recording.rules import load_rules
 from .rooms import (
     MAX_PARTICIPANTS,
     MEDIA_REGIONS,
@@ -498,14 +498,7 @@ def parse_room_options(form: MultiDictProxy[Any]) -> RoomOptions:
 
 def parse_rules(raw: object) -> list[dict[str, Any]]:
     """The ``Rules`` parameter: a JSON list of ``{type, all|kind|publisher|track|priority}``."""
-    if not isinstance(raw, str):
-        raise InvalidParameterError("Rules is required")
-    try:
-        rules = json.loads(raw)
-    except ValueError:
-        raise InvalidParameterError("Rules must be JSON") from None
-    if isinstance(rules, dict) and "rules" in rules:
-        rules = rules["rules"]
+    rules = load_rules(raw, InvalidParameterError)
     if not isinstance(rules, list) or len(rules) > MAX_RULES:
         raise InvalidParameterError(f"Rules must be a list of at most {MAX_RULES} rules")
     checked = []

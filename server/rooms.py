@@ -241,6 +241,8 @@ class Participant:
         self.last_seen: float | None = None
         #: Track SIDs to give back to tracks of these names (a participant taking over a placeholder).
         self.track_sids: dict[str, str] = {}
+        #: The media warnings the client asked for (``participant.media_warnings``: ``"recordings"``).
+        self.media_warnings: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"<Participant {self.sid} {self.identity!r} {self.state}>"
@@ -316,6 +318,8 @@ class Room:
         self.media: MediaBackend = backend or MeshRelay()
         self.timer: asyncio.TimerHandle | None = None
         self.sequence = 0
+        #: RSP ``recording`` (server/recording/: revision 0 until the recorder first sets it).
+        self.recording = p.Recording(revision=0)
 
     def __repr__(self) -> str:
         return f"<Room {self.sid} {self.unique_name!r} {self.status}>"
@@ -381,6 +385,9 @@ class RoomRegistry:
         self.sessions: dict[str, Participant] = {}
         self.track_count = 0
         self._completed: OrderedDict[str, None] = OrderedDict()
+        #: ``listener(event, room, participant, track)`` for every status-callback event, with or
+        #: without a StatusCallback URL (the recorder: server/recording/).
+        self.listeners: list[Callable[[str, Room, Participant | None, Track | None], None]] = []
 
     def _default_backend(self, room: Room) -> MediaBackend:
         """Mesh for peer-to-peer rooms; the forwarder for group rooms (unless ``group_media='mesh'``)."""
@@ -617,6 +624,7 @@ class RoomRegistry:
             peer_connections=outbox.pop(participant.sid, []),
             published=participant.published(force=True),
             subscribed=participant.subscribed(force=True),
+            recording=room.recording if room.recording.revision else None,
             media_signaling=media_signaling,
             options=p.ConnectedOptions(session_timeout=self.session_timeout,
                                        media_region=room.options.media_region, room_type=room.type)))
@@ -683,6 +691,7 @@ class RoomRegistry:
                       now: float) -> tuple[list[Track], list[Track], bool]:
         """Diff the client's track list against the published one. Returns (added, removed, changed)."""
         room = participant.room
+        participant.media_warnings = tuple(state.media_warnings or ())
         wanted: dict[str, p.LocalTrackState] = {}
         for t in state.tracks:
             wanted.setdefault(t.id, t)
@@ -844,7 +853,8 @@ class RoomRegistry:
                                   participants=[q.remote_state() for q in others],
                                   peer_connections=pcs,
                                   published=participant.published(force=True),
-                                  subscribed=participant.subscribed(force=True)))
+                                  subscribed=participant.subscribed(force=True),
+                                  recording=room.recording if room.recording.revision else None))
         self.store.save_participant(participant.record())
         self._broadcast(participant, outbox)
         for track in added:
@@ -857,6 +867,16 @@ class RoomRegistry:
         participant = self.sessions.get(session)
         if participant is not None and participant.active:
             self.disconnect(participant, reason="resume refused")
+
+    # --- recording state -----------------------------------------------------------------
+
+    def set_recording(self, room: Room, is_recording: bool) -> None:
+        """The room is (not) being recorded: every participant gets RSP ``recording`` if it changed."""
+        if room.recording.revision and room.recording.is_recording == is_recording:
+            return
+        room.recording = p.Recording(revision=room.recording.revision + 1, is_recording=is_recording)
+        for q in list(room.participants.values()):
+            q.send(p.ServerUpdate(recording=room.recording))
 
     # --- REST subscribe rules -------------------------------------------------------------
 
@@ -894,6 +914,8 @@ class RoomRegistry:
 
     def _callback(self, room: Room, event: str, participant: Participant | None = None,
                   track: Track | None = None, **extra: Any) -> None:
+        for listener in list(self.listeners):
+            listener(event, room, participant, track)
         url = room.options.status_callback
         if not url:
             return

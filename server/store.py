@@ -1,4 +1,4 @@
-"""SQLite records of rooms, participants, published tracks and subscribe rules.
+"""SQLite records of rooms, participants, published tracks, subscribe rules and recordings.
 
 One connection lives on one worker thread; every operation is queued to it in order, so
 the event loop never waits on disk for a write (``save_*`` return at once) and a read
@@ -9,6 +9,9 @@ Rooms a previous run left ``in-progress`` (a graceful stop, or a crash) are not 
 ``open()``: it returns them as :class:`Unfinished` so that the registry can hold them for the
 session timeout, for their participants to join again (docs/protocol.md §5). ``meta.alive``
 (written every few seconds and at a stop) says when the previous run was last known alive.
+A recording still ``processing`` at ``open()`` was cut off by a crash: it is marked ``failed``
+(a graceful stop completes every recording first). Tables are ``CREATE ... IF NOT EXISTS``: a
+data directory of an older version gains the new ones at its next start.
 """
 
 from __future__ import annotations
@@ -90,6 +93,26 @@ CREATE TABLE IF NOT EXISTS subscribe_rules (
     date_created REAL NOT NULL,
     date_updated REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS recordings (
+    sid TEXT PRIMARY KEY,
+    account_sid TEXT NOT NULL,
+    room_sid TEXT NOT NULL,
+    participant_sid TEXT NOT NULL,
+    source_sid TEXT NOT NULL,
+    track_name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    codec TEXT,
+    container_format TEXT NOT NULL,
+    status TEXT NOT NULL,
+    date_created REAL NOT NULL,
+    date_updated REAL NOT NULL,
+    duration INTEGER,
+    size INTEGER,
+    offset INTEGER NOT NULL,
+    path TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recordings_by_date ON recordings (date_created);
+CREATE INDEX IF NOT EXISTS recordings_by_room ON recordings (room_sid, date_created);
 """
 
 _BOOL_COLUMNS = {"record_participants_on_connect", "audio_only", "enabled"}
@@ -196,6 +219,7 @@ class Store:
             db.execute("UPDATE participants SET status='reconnecting' WHERE status NOT IN"
                        " ('disconnected', 'reconnecting')")
             db.execute("UPDATE tracks SET status='unpublished', date_updated=? WHERE status='published'", (now,))
+            db.execute("UPDATE recordings SET status='failed', date_updated=? WHERE status='processing'", (now,))
         return previous
 
     async def close(self) -> None:
@@ -251,6 +275,9 @@ class Store:
 
     def save_subscribe_rules(self, record: Record) -> None:
         self._submit(self._upsert, "subscribe_rules", dict(record))
+
+    def save_recording(self, record: Record) -> None:
+        self._submit(self._upsert, "recordings", dict(record))
 
     def save_alive(self, when: float) -> None:
         """The server is alive at ``when`` (a participant's end time if it crashes after)."""
@@ -324,6 +351,31 @@ class Store:
     async def get_track(self, participant_sid: str, sid: str) -> Record | None:
         return await self._call(self._one, "SELECT * FROM tracks WHERE participant_sid=? AND sid=?",
                                 (participant_sid, sid))
+
+    async def get_recording(self, sid: str, room_sid: str | None = None) -> Record | None:
+        if room_sid is None:
+            return await self._call(self._one, "SELECT * FROM recordings WHERE sid=?", (sid,))
+        return await self._call(self._one, "SELECT * FROM recordings WHERE sid=? AND room_sid=?", (sid, room_sid))
+
+    async def list_recordings(self, *, room_sid: str | None = None, status: str | None = None,
+                              source_sid: str | None = None, grouping_sids: tuple[str, ...] = (),
+                              media_type: str | None = None, created_after: float | None = None,
+                              created_before: float | None = None, offset: int, limit: int) -> list[Record]:
+        """Newest first, as Twilio lists them; ``grouping_sids``: each a room or participant SID."""
+        where: list[str] = []
+        args: list[str | float] = []
+        for clause, value in (("room_sid=?", room_sid), ("status=?", status), ("source_sid=?", source_sid),
+                              ("type=?", media_type), ("date_created>=?", created_after),
+                              ("date_created<?", created_before)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        for sid in grouping_sids:
+            where.append("(room_sid=? OR participant_sid=?)")
+            args.extend((sid, sid))
+        sql = "SELECT * FROM recordings" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY date_created DESC, rowid DESC LIMIT ? OFFSET ?"
+        return await self._call(self._query, sql, (*args, limit, offset))
 
     async def get_subscribe_rules(self, participant_sid: str) -> Record | None:
         return await self._call(self._one, "SELECT * FROM subscribe_rules WHERE participant_sid=?",
