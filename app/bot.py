@@ -298,7 +298,7 @@ class Bot:
 
 
 def parser() -> argparse.ArgumentParser:
-    from core.version import version_line
+    from core.release import version_line
 
     ap = argparse.ArgumentParser(prog="confab-bot", description=__doc__.split("\n\n")[0])
     ap.add_argument("--version", action="version", version=version_line("confab-bot"))

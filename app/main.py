@@ -47,7 +47,7 @@ def _common(subcommand: bool) -> argparse.ArgumentParser:
 
 
 def parser() -> argparse.ArgumentParser:
-    from core.version import version_line
+    from core.release import version_line
 
     ap = argparse.ArgumentParser(prog="confab", parents=[_common(False)],
                                  description="Confab: desktop video conferencing")

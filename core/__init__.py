@@ -19,7 +19,7 @@ _MODULES = (
 _EXTRA = {"RoomSignaling": "signaling", "EncodingParameters": "signaling", "Logger": "logger",
           "BandwidthProfile": "connect_options", "VideoBandwidthProfile": "connect_options",
           "run_preflight": "preflight", "PreflightTest": "preflight", "PreflightTestReport": "preflight",
-          "is_supported": "support"}
+          "is_supported": "support", "version": "release"}
 def _names() -> dict[str, str]:
     names: dict[str, str] = {}
     for module in _MODULES:
@@ -74,6 +74,6 @@ __all__ = [  # the public API; kept in step with the modules by tests/core/test_
     "NetworkQualityRecvStats", "NetworkQualityBandwidthStats", "NetworkQualityLatencyStats",
     "NetworkQualityFractionLostStats",
     "TwilioError", "error_from_code", "Logger", "BandwidthProfile", "VideoBandwidthProfile",
-    "run_preflight", "PreflightTest", "PreflightTestReport", "is_supported",
+    "run_preflight", "PreflightTest", "PreflightTestReport", "is_supported", "version",
     *(name for name in _errors.__all__ if name not in ("ERRORS_BY_CODE", "TwilioError", "error_from_code")),
 ]

@@ -32,7 +32,7 @@ def _port(text: str) -> int:
 
 
 def _version(ap: argparse.ArgumentParser) -> None:
-    from core.version import version_line
+    from core.release import version_line
 
     ap.add_argument("--version", action="version", version=version_line("confab-server"))
 

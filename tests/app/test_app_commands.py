@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from core.token import verify_access_token
-from core.version import __version__
+from core.release import __version__
 from server.app import start_server
 from ui.invite import parse_invite, token_hints
 

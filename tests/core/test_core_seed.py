@@ -211,3 +211,16 @@ def test_names_for_core_init():
     for name in core.__all__:
         assert getattr(core, name) is not None, name
     assert isinstance(p.Connected, type)  # protocol types stay in core.protocol
+
+
+def test_version_is_the_sdk_version_string():
+    """twilio-video.js's ``Video.version``: a string, the installed package's version."""
+    from importlib import metadata
+
+    import core
+
+    assert isinstance(core.version, str)
+    assert core.version == metadata.version("confab")
+    from core import version
+
+    assert version == core.version
