@@ -12,20 +12,23 @@ applied **per receiver / per sender**, so a process that also holds ordinary dec
   units, mapped from 0) and ``time_base`` (1/clock rate) and is handed to a callback on
   the event loop. The decoder thread still starts but only ever sees the stop sentinel,
   so no decoder is created.
-* **Sending.** ``RTCRtpSender`` accepts ``av.Packet``\\ s from its track and packetizes them
-  with its encoder's ``pack()``. :func:`pass_through_sender` sets the sender's private
-  ``_RTCRtpSender__encoder`` to a :class:`Packer` up front, so aiortc never calls
-  ``get_encoder`` (whose Opus encoder would open a codec context), and replaces the
-  sender's ``_send_keyframe`` (called on the subscriber's PLI/FIR) with a callback that
-  asks the publisher instead.
-* :class:`ForwardTrack` is the sender's track: a bounded queue of packets from one
-  publisher's track, carrying the **publisher's track id** (the SDP msid track id the
-  subscriber matches against ``subscribed {sid, id}``). Video starts at a keyframe and
-  asks for one when it begins and whenever it has to skip.
+* **Sending.** :func:`pass_through_sender` replaces the sender's ``_send_keyframe`` (called
+  on the subscriber's PLI/FIR) with a callback that asks the publisher instead, and when
+  aiortc starts the sender (``send(parameters)``) gives its :class:`ForwardTrack` an
+  :class:`~server.forwarder.rtp_writer.RtpWriter`: from then on each frame is written to
+  the subscriber's transport as the publisher's receiver releases it, packetized once per
+  publisher track (:class:`SharedPacker`) — no task, queue or packetizer per subscriber
+  (``rtp_writer.py`` says why and what it touches). The sender's private
+  ``_RTCRtpSender__encoder`` is still set to a :class:`Packer`, so aiortc never calls
+  ``get_encoder`` (whose Opus encoder would open a codec context).
+* :class:`ForwardTrack` is the sender's track, carrying the **publisher's track id** (the
+  SDP msid track id the subscriber matches against ``subscribed {sid, id}``). Video starts
+  at a keyframe and asks for one when it begins and whenever it has to skip. Without a
+  writer (an ordinary sender) it is a bounded queue the sender's ``recv()`` drains.
 
 Private names used: ``_RTCRtpReceiver__decoder_queue``, ``_RTCRtpReceiver__rtx_ssrc``,
 ``_RTCRtpSender__encoder``, ``RTCRtpSender._send_keyframe``,
-``RTCRtpReceiver._send_rtcp_pli`` (aiortc 1.16).
+``RTCRtpReceiver._send_rtcp_pli`` (aiortc 1.16), and ``rtp_writer.py``'s.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from __future__ import annotations
 import asyncio
 import fractions
 import queue
+import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -41,13 +46,16 @@ import av
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender
 
 from core.media.frames import is_keyframe
 from core.pins import require
 
-__all__ = ["ForwardTrack", "Packer", "is_keyframe", "pass_through_receiver", "pass_through_sender"]
+from .rtp_writer import RtpWriter, ntp_time
+
+__all__ = ["ForwardTrack", "Packer", "SharedPacker", "is_keyframe", "pass_through_receiver", "pass_through_sender"]
 
 if TYPE_CHECKING:  # PyAV's Packet is generic in its stubs only; any stream's packet will do
     Packet = av.Packet[Any]
@@ -118,13 +126,59 @@ class Packer:
         raise RuntimeError("a pass-through sender never encodes")
 
 
+class SharedPacker:
+    """Packetizes each frame of one publisher track once for every subscriber (the last frame is kept).
+
+    ``pack(packet)`` → ``(payloads, timestamp, ntp)``: the RTP payloads (VP8/H.264 payload
+    descriptors included, one picture-id sequence per publisher track), the RTP timestamp
+    from 0 and the 64-bit NTP time of the first call for this frame (the send time).
+    """
+
+    def __init__(self, mime: str, clock_rate: int) -> None:
+        self._packer = Packer(mime, clock_rate)
+        self._last: Packet | None = None
+        self._packed: tuple[list[bytes], int, int] = ([], 0, 0)
+        self.frames = 0
+
+    def pack(self, packet: Packet) -> tuple[list[bytes], int, int]:
+        if packet is not self._last:
+            payloads, timestamp = self._packer.pack(packet)
+            self._last, self._packed = packet, (payloads, timestamp, ntp_time(time.time()))
+            self.frames += 1
+        return self._packed
+
+
+#: publisher track id → its packer, alive while a subscriber's track holds it
+_packers: weakref.WeakValueDictionary[tuple[str, str], SharedPacker] = weakref.WeakValueDictionary()
+
+
+def shared_packer(track_id: str, mime: str, clock_rate: int) -> SharedPacker:
+    """The one packer of a publisher's track (track ids are unique; a rebuilt connection keeps its id)."""
+    key = (track_id, mime.lower())
+    packer = _packers.get(key)
+    if packer is None:
+        packer = _packers[key] = SharedPacker(mime, clock_rate)
+    return packer
+
+
 def pass_through_sender(sender: RTCRtpSender, mime: str, clock_rate: int,
                         on_keyframe_request: Callable[[], None]) -> None:
     require("aiortc", "server.forwarder.passthrough")
     if "_RTCRtpSender__encoder" not in sender.__dict__:
         raise RuntimeError("aiortc's RTCRtpSender has no __encoder any more: pass-through cannot replace it")
-    sender._RTCRtpSender__encoder = Packer(mime, clock_rate)  # type: ignore[attr-defined]
-    sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+    sender._RTCRtpSender__encoder = Packer(mime, clock_rate)  # type: ignore[attr-defined]  # never get_encoder
+    sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]  # PLI/FIR ask the publisher
+    track = sender.track
+    if not isinstance(track, ForwardTrack):
+        return
+    start = sender.send
+
+    async def send(parameters: RTCRtpSendParameters) -> None:
+        if track.writer is None and track.readyState == "live":
+            track.attach(RtpWriter(sender, parameters), shared_packer(track.id, mime, clock_rate))
+        await start(parameters)
+
+    sender.send = send  # type: ignore[method-assign]  # the writer takes over when aiortc starts the sender
 
 
 class ForwardTrack(MediaStreamTrack):
@@ -142,8 +196,18 @@ class ForwardTrack(MediaStreamTrack):
         self._event = asyncio.Event()
         self._started = False  # the sender asked for the first packet
         self._need_keyframe = kind == "video"
+        self.writer: RtpWriter | None = None
+        self._packer: SharedPacker | None = None
         self.packets = 0
         self.skipped = 0
+
+    def attach(self, writer: RtpWriter, packer: SharedPacker) -> None:
+        """Write every packet from now on with ``writer`` (the sender has started); video asks for a keyframe."""
+        self.writer, self._packer = writer, packer
+        self._started = True
+        self._queue.clear()
+        if self.kind == "video":
+            self._request_keyframe()
 
     def push(self, packet: Packet, keyframe: bool) -> None:
         if self.readyState != "live" or not self._started:
@@ -154,6 +218,10 @@ class ForwardTrack(MediaStreamTrack):
                 self._request_keyframe()  # throttled upstream
                 return
             self._need_keyframe = False
+        if self.writer is not None and self._packer is not None:
+            self.writer.write(*self._packer.pack(packet))
+            self.packets += 1
+            return
         if len(self._queue) >= self._max:  # the subscriber's sender is not keeping up
             self._queue.clear()
             if self.kind == "video":
@@ -179,5 +247,6 @@ class ForwardTrack(MediaStreamTrack):
 
     def stop(self) -> None:
         super().stop()
+        self.writer = self._packer = None
         self._queue.clear()
         self._event.set()
