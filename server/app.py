@@ -34,6 +34,7 @@ from .datadir import DataDirLock
 from .invite_page import invite_page
 from .mesh import MediaBackend
 from .recording import Recordings
+from .recording.api import RecordingsApi
 from .rest import RestApi, dev_token
 from .rooms import Room, RoomRegistry
 from .signaling import Connection, handle_signaling
@@ -86,6 +87,7 @@ def create_app(state: ServerState) -> web.Application:
     app.router.add_get("/signaling", handle_signaling)
     app.router.add_get("/join/{room}", invite_page)  # what an invite link opens in a browser
     app.router.add_routes(rest.routes())
+    app.router.add_routes(RecordingsApi(state).routes())
     if state.config.dev:
         app.router.add_post("/dev/token", dev_token)
         app.router.add_get("/dev/media", dev_media)

@@ -217,6 +217,14 @@ def _page(request: web.Request, key: str, items: list[dict[str, Any]], page: int
         "url": url_for(page), "key": key}})
 
 
+async def room_of(store: Store, request: web.Request) -> Record:
+    """The stored room ``{room}`` of the path names (SID or unique name), or 53106."""
+    rec = await store.get_room(request.match_info["room"])
+    if rec is None:
+        raise RoomNotFoundError()
+    return rec
+
+
 # --- the API ---------------------------------------------------------------------------------
 
 
@@ -247,7 +255,6 @@ class RestApi:
             web.get(pp + "/PublishedTracks/{track}", self.fetch_track),
             web.get(pp + "/SubscribeRules", self.fetch_rules),
             web.post(pp + "/SubscribeRules", self.update_rules),
-            web.get(r + "/Recordings", self.list_recordings),
         ]
 
     # --- middleware -------------------------------------------------------------------
@@ -263,7 +270,7 @@ class RestApi:
         try:
             return await handler(request)
         except TwilioError as err:
-            status = 404 if isinstance(err, (RoomNotFoundError, ParticipantNotFoundError)) else 400
+            status = 404 if isinstance(err, (RoomNotFoundError, ParticipantNotFoundError)) or err.code == 20404 else 400
             log.info("REST %s %s: %s", request.method, request.path, err)
             return error_response(err, status)
         except web.HTTPNotFound:
@@ -279,10 +286,7 @@ class RestApi:
     # --- lookups ----------------------------------------------------------------------
 
     async def _room(self, request: web.Request) -> Record:
-        rec = await self.store.get_room(request.match_info["room"])
-        if rec is None:
-            raise RoomNotFoundError()
-        return rec
+        return await room_of(self.store, request)
 
     async def _participant(self, request: web.Request) -> tuple[Record, Record]:
         room = await self._room(request)
@@ -326,11 +330,6 @@ class RestApi:
             raise RoomStatusInvalidError("Room is not in-progress")
         self.registry.complete_room(room, reason="completed by REST")
         return web.json_response(self._room_json(room.record(), _base(request)))
-
-    async def list_recordings(self, request: web.Request) -> web.Response:
-        await self._room(request)
-        page, size = _paging(request)
-        return _page(request, "recordings", [], page, size, False)
 
     # --- participants -----------------------------------------------------------------
 

@@ -32,6 +32,10 @@ class Writer:
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         return self._executor.submit(fn, *args)
 
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the writer thread, after everything queued before it."""
+        return await asyncio.wrap_future(self._executor.submit(fn, *args))
+
     async def drain(self) -> None:
         """Wait until everything queued so far has run."""
         await asyncio.wrap_future(self._executor.submit(lambda: None))
