@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from core.token import verify_access_token
 from core.release import __version__
+from core.token import verify_access_token
 from server.app import start_server
 from ui.invite import parse_invite, token_hints
 

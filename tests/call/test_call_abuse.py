@@ -20,7 +20,7 @@ from core.media.sources import SyntheticVideoSource
 pytestmark = pytest.mark.media
 
 
-async def test_media_labelled_with_another_participants_track_id_is_never_shown_as_theirs(join) -> None:  # type: ignore[no-untyped-def]
+async def test_media_labelled_with_another_participants_track_id_is_never_shown_as_theirs(join) -> None:
     victim_camera = camera("victim", 320, 240)
     await join("victim", tracks=[victim_camera])
     observer = await join("observer")
@@ -37,9 +37,9 @@ async def test_media_labelled_with_another_participants_track_id_is_never_shown_
         await liar.local_participant.publish_track(forged)
     assert refused.value.code == 53300
     # The lie goes on below signaling: the liar's connections carry the forged track.
-    liar._signaling.media.mesh.add_media(forged.id, local_source(forged))  # type: ignore[attr-defined]
+    liar._signaling.media.mesh.add_media(forged.id, local_source(forged))
     await until(lambda: any(s.role == "send" and forged.id in s.transceivers
-                            for s in liar._signaling.media.mesh.sessions().values()))  # type: ignore[attr-defined]
+                            for s in liar._signaling.media.mesh.sessions().values()))
 
     publication = next(iter(remote_of(observer, "victim").video_tracks.values()))
     track = publication.track

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.media
 
 
 @pytest.fixture
-def server_url(tmp_path: Path):  # type: ignore[no-untyped-def]
+def server_url(tmp_path: Path):
     with server_process(tmp_path / "data", "--default-room-type", "peer-to-peer") as url:
         yield url
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.media
 
 
 @pytest.mark.parametrize("cancel_when", ["admitted", "hello"])
-async def test_a_cancelled_connect_leaves_the_room_at_once(server, monkeypatch, cancel_when: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_cancelled_connect_leaves_the_room_at_once(server, monkeypatch, cancel_when: str) -> None:
     registry = server.registry
     own = camera("me")
     task = asyncio.ensure_future(connect(server.token("quitter", "cancel-room"), url=server.url,
@@ -29,7 +29,7 @@ async def test_a_cancelled_connect_leaves_the_room_at_once(server, monkeypatch, 
         admit = registry.connect
         admissions: list[object] = []
 
-        def admit_then_cancel(*args, **kwargs):  # type: ignore[no-untyped-def]
+        def admit_then_cancel(*args, **kwargs):
             participant = admit(*args, **kwargs)
             admissions.append(participant)
             task.cancel()

@@ -15,5 +15,5 @@ from callutil import gap_healed_by_keyframe
 pytestmark = pytest.mark.media
 
 
-async def test_a_gap_heals_by_a_keyframe_request(join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_gap_heals_by_a_keyframe_request(join) -> None:
     await gap_healed_by_keyframe(join)  # peer-to-peer

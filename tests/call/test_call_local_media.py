@@ -26,12 +26,12 @@ class Stalling(MediaStreamTrack):
         self.flowing = asyncio.Event()
         self.flowing.set()
 
-    async def recv(self):  # type: ignore[no-untyped-def]
+    async def recv(self):
         await self.flowing.wait()
         return await self._inner.recv()
 
 
-async def test_refresh_inactive_media_reopens_a_stalled_microphone(join) -> None:  # type: ignore[no-untyped-def]
+async def test_refresh_inactive_media_reopens_a_stalled_microphone(join) -> None:
     source = Stalling()
     mic = LocalAudioTrack(source)
     mic._constraints = {"device": "synthetic:tone"}  # type: ignore[attr-defined]  # as create_local_audio_track sets it

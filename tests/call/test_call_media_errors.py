@@ -12,10 +12,10 @@ from core.signaling_transport import SignalingTransport
 pytestmark = pytest.mark.media
 
 
-async def test_a_first_offer_that_cannot_be_made_rejects_connect_with_53400(server, join, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_a_first_offer_that_cannot_be_made_rejects_connect_with_53400(server, join, monkeypatch) -> None:
     alice = await join("alice", tracks=[camera("alice")])
 
-    async def broken_offer(self):  # type: ignore[no-untyped-def]
+    async def broken_offer(self):
         raise aiortc.exceptions.InternalError("injected: cannot create an offer")
 
     monkeypatch.setattr(aiortc.RTCPeerConnection, "createOffer", broken_offer)
@@ -27,7 +27,7 @@ async def test_a_first_offer_that_cannot_be_made_rejects_connect_with_53400(serv
     assert alice.state == "connected"
 
 
-async def test_an_offer_that_cannot_be_applied_fails_the_subscriptions_with_53402(server, join) -> None:  # type: ignore[no-untyped-def]
+async def test_an_offer_that_cannot_be_applied_fails_the_subscriptions_with_53402(server, join) -> None:
     bob = await join("bob")
     events = EventLog(bob, "trackSubscriptionFailed", "trackSubscribed")
     received: list[p.ServerMessage] = []

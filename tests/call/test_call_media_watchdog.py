@@ -25,13 +25,13 @@ def _code(error: Any) -> int | None:
     return getattr(error, "code", None)
 
 
-async def test_a_stopped_publisher_reconnects_and_heals(join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_stopped_publisher_reconnects_and_heals(join) -> None:
     took = await stall_and_heal(join)
     assert took < 3.0, took
     print(f"first frame {took:.2f} s after the path came back")
 
 
-async def test_a_disabled_camera_and_a_silent_microphone_are_not_a_stall(join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_disabled_camera_and_a_silent_microphone_are_not_a_stall(join) -> None:
     cam = camera("publisher")
     # Silence still sends packets: aiortc's Opus encoder has no DTX.
     await join("publisher", tracks=[cam, microphone("publisher", amplitude=0.0)])

@@ -22,7 +22,7 @@ from core.media.faults import outgoing_loss
 pytestmark = pytest.mark.media
 
 
-async def test_a_participant_whose_media_stopped_drops_to_level_1_or_less(join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_participant_whose_media_stopped_drops_to_level_1_or_less(join) -> None:
     publisher = await join("publisher", tracks=[camera("publisher"), microphone("publisher")])
     viewer = await join("viewer", network_quality={"local": 1, "remote": 1})
     await until(lambda: subscribed(viewer, "publisher", "video"))
@@ -40,7 +40,7 @@ async def test_a_participant_whose_media_stopped_drops_to_level_1_or_less(join) 
     await until(lambda: (seen.network_quality_level or 0) >= 3, timeout=10)
 
 
-async def test_levels_follow_injected_loss_on_both_ends(join) -> None:  # type: ignore[no-untyped-def]
+async def test_levels_follow_injected_loss_on_both_ends(join) -> None:
     lossy = await join("lossy", tracks=[camera("lossy"), microphone("lossy")], network_quality=True)
     viewer = await join("viewer", network_quality={"local": 1, "remote": 1})
     await until(lambda: subscribed(viewer, "lossy", "video"))

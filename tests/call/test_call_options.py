@@ -12,7 +12,7 @@ from core import connect
 pytestmark = pytest.mark.media
 
 
-async def _received_codec(viewer, identity: str) -> str:  # type: ignore[no-untyped-def]
+async def _received_codec(viewer, identity: str) -> str:
     await until(lambda: subscribed(viewer, identity, "video"))
     for _ in range(100):
         reports = await viewer.get_stats()
@@ -25,20 +25,20 @@ async def _received_codec(viewer, identity: str) -> str:  # type: ignore[no-unty
 
 @pytest.mark.parametrize(("preferred", "expected"), [([{"codec": "H264"}], "H264"), ("auto", "VP8"),
                                                      (["h264", "vp8"], "H264")])
-async def test_preferred_video_codecs_are_what_the_viewer_receives(join, preferred, expected) -> None:  # type: ignore[no-untyped-def]
+async def test_preferred_video_codecs_are_what_the_viewer_receives(join, preferred, expected) -> None:
     await join("publisher", tracks=[camera("publisher")], preferred_video_codecs=preferred)
     viewer = await join("viewer")
     assert (await _received_codec(viewer, "publisher")).upper() == expected
 
 
-async def test_options_given_as_none_take_their_defaults(join) -> None:  # type: ignore[no-untyped-def]
+async def test_options_given_as_none_take_their_defaults(join) -> None:
     await join("publisher", tracks=[camera("publisher")])
     viewer = await join("viewer", automatic_subscription=None, dominant_speaker=None, network_quality=None,
                         preferred_audio_codecs=None, preferred_video_codecs=None, ice_transport_policy=None)
     await until(lambda: subscribed(viewer, "publisher", "video"))  # automatic subscription is on
 
 
-async def test_codec_preferences_of_the_wrong_shape_are_a_type_error(server) -> None:  # type: ignore[no-untyped-def]
+async def test_codec_preferences_of_the_wrong_shape_are_a_type_error(server) -> None:
     for bad in ("vp8", [3], [{"name": "VP8"}]):
         with pytest.raises(TypeError):
             await connect(server.token("x", "r"), url=server.url, name="r", tracks=[], preferred_video_codecs=bad)
@@ -46,7 +46,7 @@ async def test_codec_preferences_of_the_wrong_shape_are_a_type_error(server) -> 
         await connect(server.token("x", "r"), url=server.url, name="r", tracks=[], preferred_audio_codecs="auto")
 
 
-async def test_twilio_options_are_taken_and_checked_before_connecting(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_twilio_options_are_taken_and_checked_before_connecting(join, server) -> None:
     from core.errors import SignalingConnectionError
 
     await join("publisher", tracks=[camera("publisher")])

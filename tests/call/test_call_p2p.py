@@ -21,7 +21,7 @@ from core import (
 pytestmark = pytest.mark.media
 
 
-async def test_two_participants_exchange_video_audio_and_data(join) -> None:  # type: ignore[no-untyped-def]
+async def test_two_participants_exchange_video_audio_and_data(join) -> None:
     alice = await join("alice", tracks=[camera("alice", 320, 240), microphone("alice"), LocalDataTrack("chat")])
     alice_events = EventLog(alice, "participantConnected", "trackSubscribed", "trackStarted")
     bob = await join("bob", tracks=[camera("bob", 640, 480)])
@@ -59,7 +59,7 @@ async def test_two_participants_exchange_video_audio_and_data(join) -> None:  # 
         assert order.index("trackSubscribed") < order.index("trackStarted"), order
 
 
-async def test_thousand_ordered_data_messages_arrive_complete_and_in_order(join) -> None:  # type: ignore[no-untyped-def]
+async def test_thousand_ordered_data_messages_arrive_complete_and_in_order(join) -> None:
     chat = LocalDataTrack("chat")
     alice = await join("alice", tracks=[chat])
     bob = await join("bob")
@@ -76,7 +76,7 @@ async def test_thousand_ordered_data_messages_arrive_complete_and_in_order(join)
     assert alice.state == "connected"
 
 
-async def test_mute_and_pause_are_seen_remotely_as_events_and_as_no_media(join) -> None:  # type: ignore[no-untyped-def]
+async def test_mute_and_pause_are_seen_remotely_as_events_and_as_no_media(join) -> None:
     cam, mic = camera("alice"), microphone("alice")
     alice = await join("alice", tracks=[cam, mic])
     bob = await join("bob")
@@ -112,7 +112,7 @@ async def test_mute_and_pause_are_seen_remotely_as_events_and_as_no_media(join) 
     assert alice.local_participant.state == "connected"
 
 
-async def test_unpublish_then_republish(join) -> None:  # type: ignore[no-untyped-def]
+async def test_unpublish_then_republish(join) -> None:
     cam = camera("alice")
     alice = await join("alice", tracks=[cam])
     bob = await join("bob")
@@ -141,7 +141,7 @@ async def test_unpublish_then_republish(join) -> None:  # type: ignore[no-untype
     assert names[:2] == ["trackPublished", "trackSubscribed"] and "trackStarted" in names
 
 
-async def test_three_participants_each_receive_the_other_two(join) -> None:  # type: ignore[no-untyped-def]
+async def test_three_participants_each_receive_the_other_two(join) -> None:
     rooms = {}
     for name in ("ann", "ben", "cat"):
         rooms[name] = await join(name, tracks=[camera(name, 160, 120, 10)])
@@ -166,14 +166,14 @@ async def test_three_participants_each_receive_the_other_two(join) -> None:  # t
     assert sorted(p.identity for p in ann.participants.values()) == ["cat"]
 
 
-async def test_get_stats_values_move(join) -> None:  # type: ignore[no-untyped-def]
+async def test_get_stats_values_move(join) -> None:
     alice = await join("alice", tracks=[camera("alice"), microphone("alice")])
     bob = await join("bob")
     video = await until(lambda: subscribed(bob, "alice", "video"))
     await until(lambda: video.is_started)
     await asyncio.sleep(1.5)
 
-    def totals(reports):  # type: ignore[no-untyped-def]
+    def totals(reports):
         sent = sum(s.bytes_sent or 0 for r in reports for s in r.local_video_track_stats + r.local_audio_track_stats)
         got = sum(s.bytes_received or 0 for r in reports
                   for s in r.remote_video_track_stats + r.remote_audio_track_stats)
@@ -197,7 +197,7 @@ async def test_get_stats_values_move(join) -> None:  # type: ignore[no-untyped-d
     assert local_video and local_video[0].packets_sent > 0 and local_video[0].track_sid.startswith("MT")
 
 
-async def test_bad_token_is_rejected_with_its_code(server) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_token_is_rejected_with_its_code(server) -> None:
     creds = server.credentials
     forged = AccessToken(creds.account_sid, creds.api_key_sid, "not-the-secret", identity="mallory").to_jwt()
     with pytest.raises(AccessTokenSignatureInvalidError) as info:
@@ -205,7 +205,7 @@ async def test_bad_token_is_rejected_with_its_code(server) -> None:  # type: ign
     assert info.value.code == 20107
 
 
-async def test_remote_audio_plays_to_the_chosen_output_device(join) -> None:  # type: ignore[no-untyped-def]
+async def test_remote_audio_plays_to_the_chosen_output_device(join) -> None:
     await join("alice", tracks=[microphone("alice")])
     bob = await join("bob")
     audio = await until(lambda: subscribed(bob, "alice", "audio"))
@@ -221,14 +221,14 @@ async def test_remote_audio_plays_to_the_chosen_output_device(join) -> None:  # 
     assert playback.frames_written == written and audio.level is not None
 
 
-async def test_max_video_bitrate_caps_what_is_sent_and_set_parameters_applies_mid_call(join) -> None:  # type: ignore[no-untyped-def]
+async def test_max_video_bitrate_caps_what_is_sent_and_set_parameters_applies_mid_call(join) -> None:
     capped = await join("capped", tracks=[camera("capped", 640, 480, 30)], max_video_bitrate=300_000)
     free = await join("free", tracks=[camera("free", 640, 480, 30)])
     for room, other in ((capped, "free"), (free, "capped")):
         await until(lambda: (t := subscribed(room, other, "video")) is not None and t.is_started)
 
-    async def sent_kbps(room, seconds: float = 2.0) -> float:  # type: ignore[no-untyped-def]
-        def total(reports):  # type: ignore[no-untyped-def]
+    async def sent_kbps(room, seconds: float = 2.0) -> float:
+        def total(reports):
             return sum(s.bytes_sent or 0 for r in reports for s in r.local_video_track_stats)
         before = total(await room.get_stats())
         await asyncio.sleep(seconds)
@@ -245,7 +245,7 @@ async def test_max_video_bitrate_caps_what_is_sent_and_set_parameters_applies_mi
     assert await sent_kbps(free) < 300 * 1.25
 
 
-async def test_video_heals_right_after_a_media_outage(join) -> None:  # type: ignore[no-untyped-def]
+async def test_video_heals_right_after_a_media_outage(join) -> None:
     """aiortc's own buffer waited for 512 newer packets (seconds here); one keyframe request now."""
     from callutil import recovery_after_outage
 
@@ -258,7 +258,7 @@ async def test_video_heals_right_after_a_media_outage(join) -> None:  # type: ig
     assert recovery < 1.5, (recovery, keyframe_requests)
 
 
-async def test_freeze_count_counts_a_video_outage_and_only_that(join) -> None:  # type: ignore[no-untyped-def]
+async def test_freeze_count_counts_a_video_outage_and_only_that(join) -> None:
     from core.media.faults import outgoing_loss
 
     publisher = await join("publisher", tracks=[camera("publisher", 160, 120, 15)])
@@ -283,14 +283,14 @@ async def test_freeze_count_counts_a_video_outage_and_only_that(join) -> None:  
     assert await freezes() == 1
 
 
-async def test_local_video_stats_say_what_is_sent_and_what_limits_it(join) -> None:  # type: ignore[no-untyped-def]
+async def test_local_video_stats_say_what_is_sent_and_what_limits_it(join) -> None:
     capped = await join("capped", tracks=[camera("capped", 320, 240, 15)], max_video_bitrate=150_000)
     free = await join("free", tracks=[camera("free", 320, 240, 15)])
     for room, other in ((capped, "free"), (free, "capped")):
         await until(lambda: (t := subscribed(room, other, "video")) is not None and t.is_started)
     await asyncio.sleep(2.0)
 
-    async def local_video(room):  # type: ignore[no-untyped-def]
+    async def local_video(room):
         [stats] = [s for r in await room.get_stats() for s in r.local_video_track_stats]
         return stats
 

@@ -22,7 +22,7 @@ def _recorded(test: Any) -> dict[str, list[Any]]:
     return seen
 
 
-async def test_preflight_runs_every_step_and_reports_a_clean_loopback(server) -> None:  # type: ignore[no-untyped-def]
+async def test_preflight_runs_every_step_and_reports_a_clean_loopback(server) -> None:
     # 3 s: aiortc sends receiver reports every 0.5-1.5 s, and RTT needs one after a sender report.
     test = run_preflight(server.token("preflight", "pf"), url=server.url, duration=3.0)
     seen = _recorded(test)
@@ -45,7 +45,7 @@ async def test_preflight_runs_every_step_and_reports_a_clean_loopback(server) ->
     assert ("local-candidate", "127.0.0.1") in kinds and ("remote-candidate", "127.0.0.1") in kinds
 
 
-async def test_preflight_measures_loss_on_the_path(server) -> None:  # type: ignore[no-untyped-def]
+async def test_preflight_measures_loss_on_the_path(server) -> None:
     from aiortc import RTCPeerConnection
 
     from core.media import faults
@@ -71,12 +71,12 @@ async def test_preflight_measures_loss_on_the_path(server) -> None:  # type: ign
         test.on("progress", on_progress)
         report = await test.wait()
     finally:
-        RTCPeerConnection.addTrack = original  # type: ignore[method-assign]
+        RTCPeerConnection.addTrack = original  # type: ignore[method-assign]  # the spy removed
     assert loss.dropped > 0 and report.stats["packet_loss"] is not None
     assert 8.0 < report.stats["packet_loss"].average < 35.0, report.stats  # ~20 % (NACK resends refill some)
 
 
-async def test_preflight_fails_with_the_token_error_and_a_partial_report(server) -> None:  # type: ignore[no-untyped-def]
+async def test_preflight_fails_with_the_token_error_and_a_partial_report(server) -> None:
     creds = server.credentials
     forged = AccessToken(creds.account_sid, creds.api_key_sid, "not-the-secret-" * 3, identity="x").to_jwt()
     test = run_preflight(forged, url=server.url, duration=1.0)
@@ -88,7 +88,7 @@ async def test_preflight_fails_with_the_token_error_and_a_partial_report(server)
     assert seen["progress"] == ["mediaAcquired"] and report.stats["rtt"] is None
 
 
-async def test_stop_ends_the_test_with_failed(server) -> None:  # type: ignore[no-untyped-def]
+async def test_stop_ends_the_test_with_failed(server) -> None:
     test = run_preflight(server.token("preflight", "pf"), url=server.url, duration=30.0)
     seen = _recorded(test)
     while "mediaStarted" not in seen["progress"]:

@@ -39,7 +39,7 @@ def middle_colour(frames: list[Any]) -> tuple[int, int, int]:
     return round(r), round(g), round(b)
 
 
-async def test_a_local_processor_changes_what_is_sent_and_a_remote_one_what_sinks_get(join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_local_processor_changes_what_is_sent_and_a_remote_one_what_sinks_get(join) -> None:
     cam = camera("alice")
     await join("alice", tracks=[cam])
     bob = await join("bob")

@@ -72,7 +72,7 @@ def test_region_warnings_and_rtc_configuration() -> None:
     from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
     relay = RTCConfiguration(iceServers=[RTCIceServer(urls="turn:127.0.0.1")],
                              iceTransportPolicy=RTCIceTransportPolicy.RELAY)
-    assert ice_settings(relay) == ([relay.iceServers[0]], "relay")  # type: ignore[index]
+    assert ice_settings(relay) == ([relay.iceServers[0]], "relay")  # type: ignore[index]  # iceServers is Optional in aiortc's stubs
 
 
 def test_log_levels_set_the_loggers_behind_each_component() -> None:

@@ -142,9 +142,9 @@ async def test_publish_and_unpublish_many():
     assert [pub.track for pub in pubs] == [a, b]
     assert h.local_participant.unpublish_tracks([a, b, LocalAudioTrack()]) == pubs
     with pytest.raises(TypeError):
-        h.local_participant.publish_tracks(a)  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
+        h.local_participant.publish_tracks(a)
     with pytest.raises(TypeError):
-        h.local_participant.unpublish_tracks(a)  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
+        h.local_participant.unpublish_tracks(a)
 
 
 async def test_publish_validation():
@@ -276,7 +276,7 @@ async def test_set_parameters():
     assert len(changes) == 4
     for bad in ({"max_audio_bitrate": "fast"}, {"max_video_bitrate": True}, {"max_video_bitrate": float("nan")}, 5):
         with pytest.raises(TypeError):
-            lp.set_parameters(bad)  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
+            lp.set_parameters(bad)
 
 
 async def test_set_network_quality_configuration():
@@ -292,7 +292,7 @@ async def test_set_network_quality_configuration():
     assert signaling.network_quality_configuration == NetworkQualityConfiguration(3, 2)
     assert len(changes) == 2
     with pytest.raises(TypeError):
-        lp.set_network_quality_configuration(3)  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
+        lp.set_network_quality_configuration(3)
     with pytest.raises(TypeError):
         lp.set_network_quality_configuration({"local": "high"})
     with pytest.raises(TypeError):
@@ -315,7 +315,7 @@ async def test_local_network_quality_level_only_on_change():
 def test_set_bandwidth_profile_only_warns(caplog):
     from core.participant import LocalParticipant
 
-    LocalParticipant.set_bandwidth_profile(None)  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
+    LocalParticipant.set_bandwidth_profile(None)
     assert "not implemented" in caplog.text
 
 

@@ -64,7 +64,7 @@ def test_configuration_defaults_and_ranges():
     assert NetworkQualityConfiguration(local=2.0).local == NetworkQualityVerbosity.MODERATE
     for bad in ("1", None, float("nan"), True):
         with pytest.raises(TypeError):
-            NetworkQualityConfiguration(local=bad)  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
+            NetworkQualityConfiguration(local=bad)
 
 
 def test_configuration_from_option_and_update():
@@ -78,7 +78,7 @@ def test_configuration_from_option_and_update():
     assert current.updated({"remote": 7}) == current
     assert current.updated(NetworkQualityConfiguration(1, 3)) == NetworkQualityConfiguration(1, 3)
     with pytest.raises(TypeError):
-        current.updated([1, 2])  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
+        current.updated([1, 2])
 
 
 @given(st.integers(-5, 10), st.integers(-5, 10))
@@ -137,7 +137,7 @@ def test_track_stats_hierarchy_and_fields():
     assert isinstance(remote, RemoteTrackStats) and remote.freeze_count == 2
     assert isinstance(RemoteAudioTrackStats("a", audio_level=100), RemoteTrackStats)
     with pytest.raises(TypeError):
-        TrackStats(12)  # type: ignore[arg-type]  # a wrong type on purpose: the run-time check is under test
+        TrackStats(12)
 
 
 def test_stats_report_from_camel_case_dict():

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import av
 import numpy as np
 
 from core.media.sources import SyntheticAudioSource, SyntheticVideoSource
 from core.media.stamp import read_stamp
 
 
-def _luma(frame: object) -> np.ndarray:
-    return frame.to_ndarray()[: frame.height].astype(np.int16)  # type: ignore[attr-defined]
+def _luma(frame: av.VideoFrame) -> np.ndarray:
+    return frame.to_ndarray()[: frame.height].astype(np.int16)
 
 
 def test_an_avatar_has_no_stamp_and_its_mouth_follows_its_voice() -> None:

@@ -33,7 +33,7 @@ def frame_packets(seq: int, timestamp: int, count: int, key: bool) -> list[RtpPa
         packet = RtpPacket(payload_type=96, sequence_number=(seq + i) & 0xFFFF, timestamp=timestamp,
                            marker=int(i == count - 1),
                            payload=bytes([0x10 if i == 0 else 0x00]) + b"x")
-        packet._data = ((KEY if key else DELTA) if i == 0 else b"") + bytes([i])  # type: ignore[attr-defined]
+        packet._data = ((KEY if key else DELTA) if i == 0 else b"") + bytes([i])  # type: ignore[attr-defined]  # the raw bytes aiortc's RtpPacket keeps after parsing, set by hand
         packets.append(packet)
     return packets
 

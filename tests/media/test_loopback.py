@@ -104,7 +104,7 @@ def test_loopback_gathering_for_one_connection_leaves_the_process_alone() -> Non
 
 
 @pytest.mark.media
-async def test_a_negotiation_that_asked_gathers_on_loopback_and_no_other(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_negotiation_that_asked_gathers_on_loopback_and_no_other(tmp_path) -> None:
     """core.connect to a loopback server: its own connections only, not the process."""
     from core import LocalAudioTrack, connect
     from core.media.sources import SyntheticAudioSource

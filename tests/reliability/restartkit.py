@@ -126,7 +126,7 @@ class Caller:
         room = self.room
         people = {p.identity: (p.sid, p.state, {pub.track_name: pub.is_subscribed for pub in p.tracks.values()})
                   for p in room.participants.values()}
-        media = room._signaling.media  # type: ignore[attr-defined]  # core.join._MeshRoomMedia
+        media = room._signaling.media
         pcs = {pc_id: (s.role, s.pc.connectionState) for pc_id, s in media.mesh.sessions().items()}
         return (f"{room.local_participant.identity} {room.state}, participants {people}, pcs {pcs}, "
                 f"subscriptions {self.frames and {k: len(v[1].times) for k, v in self.frames.items()}}, "
@@ -138,8 +138,7 @@ class Caller:
 
     async def event(self, name: str, since: float, timeout: float = 15.0) -> float:
         """When the Room first emitted ``name`` after ``since``."""
-        await until(lambda: self.first(name, since) is not None, timeout)
-        return self.first(name, since)  # type: ignore[return-value]
+        return float(await until(lambda: self.first(name, since), timeout))
 
     async def data_from(self, identity: str, text: str, timeout: float = 10.0) -> None:
         await until(lambda: text in self.messages.get(identity, []), timeout)
@@ -153,7 +152,7 @@ async def leave(*callers: Caller) -> None:
 
 def cut_signaling(room: Room) -> None:
     """Drop the Room's signaling WebSocket as a network failure would (no close handshake)."""
-    connection = room._signaling.transport.session._conn  # type: ignore[attr-defined]  # core.join._TransportAdapter
+    connection = room._signaling.transport.session._conn
     connection._ws._conn.transport.abort()
 
 

@@ -21,7 +21,7 @@ SESSION_TIMEOUT = "6"
 
 
 @pytest.fixture
-def server(tmp_path):  # type: ignore[no-untyped-def]
+def server(tmp_path):
     s = Restartable(tmp_path / "data", "--session-timeout", SESSION_TIMEOUT, "--heartbeat-min-ms", "200").start()
     yield s
     s.stop(signal.SIGTERM)

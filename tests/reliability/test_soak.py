@@ -15,14 +15,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def soak(*args: str, timeout: float) -> dict:  # type: ignore[type-arg]
+def soak(*args: str, timeout: float) -> dict:
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "soak.py"), *args],
                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.splitlines()[-1])
 
 
-def check(result: dict) -> None:  # type: ignore[type-arg]
+def check(result: dict) -> None:
     assert result["views_match"], result["mismatches"]
     assert result["data"]["sent"] > 0 and result["data"]["lost"] == 0 and result["data"]["reordered"] == 0
     assert result["returned_to_baseline"], result["server"]

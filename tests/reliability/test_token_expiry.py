@@ -18,7 +18,7 @@ from restartkit import Caller, Restartable, create_room, cut_signaling, leave
 
 
 @pytest.fixture
-def server(tmp_path):  # type: ignore[no-untyped-def]
+def server(tmp_path):
     s = Restartable(tmp_path / "data", "--session-timeout", "20").start()
     yield s
     s.stop(signal.SIGTERM)

@@ -9,7 +9,7 @@ from rspclient import RspClient
 from server import start_server
 
 
-async def test_websockets_beyond_the_per_address_cap_get_53006_and_the_others_keep_their_call(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_websockets_beyond_the_per_address_cap_get_53006_and_the_others_keep_their_call(tmp_path) -> None:
     running = await start_server("127.0.0.1", 0, tmp_path, max_connections_per_address=3)
     clients = []
     try:
@@ -36,7 +36,7 @@ async def test_websockets_beyond_the_per_address_cap_get_53006_and_the_others_ke
         await running.close()
 
 
-async def test_rooms_beyond_the_cap_are_refused_with_53103(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_rooms_beyond_the_cap_are_refused_with_53103(tmp_path) -> None:
     running = await start_server("127.0.0.1", 0, tmp_path, max_rooms=2)
     creds = running.credentials
     try:
@@ -56,7 +56,7 @@ async def test_rooms_beyond_the_cap_are_refused_with_53103(tmp_path) -> None:  #
         await running.close()
 
 
-async def test_the_caps_are_command_line_flags(server_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_the_caps_are_command_line_flags(server_factory) -> None:
     s = server_factory("--max-rooms", "1", "--max-connections-per-address", "64")
     async with aiohttp.ClientSession(base_url=s.url, headers=s.auth_headers) as http:
         async with http.post("/v1/Rooms", data={"UniqueName": "only"}) as r:

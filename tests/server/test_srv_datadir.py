@@ -9,7 +9,7 @@ import aiohttp
 from srvutil import _command, unique
 
 
-async def test_a_second_server_on_the_same_data_directory_refuses_and_changes_nothing(server_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_a_second_server_on_the_same_data_directory_refuses_and_changes_nothing(server_factory) -> None:
     first = server_factory("--dev")  # real timers: the room must not end by UnusedRoomTimeout meanwhile
     name = unique()
     async with aiohttp.ClientSession(base_url=first.url, headers=first.auth_headers) as http:

@@ -29,7 +29,7 @@ async def _iced(url: str, token: str) -> p.ServerMessage:
         await client.close()
 
 
-async def test_the_command_line_turn_server_comes_with_credentials_coturn_accepts(server_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_the_command_line_turn_server_comes_with_credentials_coturn_accepts(server_factory) -> None:
     s = server_factory("--turn-url", TURN_URL, "--turn-secret", "S3CRET", "--turn-ttl", "600")
     iced = await _iced(s.url, s.token("alice"))
     assert isinstance(iced, p.Iced) and len(iced.ice_servers) == 1
