@@ -383,7 +383,7 @@ async def connect(
         Logger.get_logger(logger_name or DEFAULT_LOGGER_NAME).set_level(log_level)
     profile = connect_options.bandwidth_profile(bandwidth_profile)
     connect_options.check_region(region)
-    connect_options.notify_warnings(notify_warnings)  # no warnings come from a Confab server yet
+    warnings = connect_options.notify_warnings(notify_warnings)
     connect_options.check_flag(insights, "insights")
     connect_options.check_flag(network_monitor, "network_monitor")
     if rtc_configuration is not None:
@@ -411,7 +411,7 @@ async def connect(
     adapter = _TransportAdapter()
     signaling = RoomSignaling(
         adapter, token=token, name=name, network_quality=nq,
-        encoding_parameters=EncodingParameters(max_audio_bitrate, max_video_bitrate),
+        encoding_parameters=EncodingParameters(max_audio_bitrate, max_video_bitrate), notify_warnings=warnings,
     )
     servers: list[Any] = list(ice_servers) if ice_servers is not None else []
     media = _MeshRoomMedia(

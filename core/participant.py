@@ -185,7 +185,8 @@ class LocalParticipant(Participant):
 
     ``tracks`` given here are the connect-time tracks (they go in the ``connect`` message; no
     ``trackPublished`` is emitted for them). ``owned_tracks`` (a subset the SDK acquired) are
-    stopped when the room disconnects.
+    stopped when the room disconnects. ``trackWarning(name, publication)`` and
+    ``trackWarningsCleared(publication)`` relay a publication's ``warning`` / ``warningsCleared``.
     """
 
     _signaling: LocalParticipantSignaling
@@ -379,6 +380,15 @@ class LocalParticipant(Participant):
             future.set_result(pub)
         if self.state == "connected":
             self._signaling.room.loop.call_soon(self._announce_published, pub)
+
+    # called by publications: ``trackWarning(name, publication)``, ``trackWarningsCleared(publication)``
+    def _track_warning(self, name: str, pub: LocalTrackPublication) -> None:
+        if self._by_id.get(pub.track.id) is pub:
+            self.emit("trackWarning", name, pub)
+
+    def _track_warnings_cleared(self, pub: LocalTrackPublication) -> None:
+        if self._by_id.get(pub.track.id) is pub:
+            self.emit("trackWarningsCleared", pub)
 
     def _announce_published(self, pub: LocalTrackPublication) -> None:
         if self._by_id.get(pub.track.id) is pub:

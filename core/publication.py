@@ -3,6 +3,9 @@
 Events (all synchronous):
 
 * ``TrackPublication``: ``trackEnabled()``, ``trackDisabled()`` (no arguments).
+* ``LocalTrackPublication``: ``warning(name)`` (``"recording-media-lost"``: the server's recording
+  of the track has had no media for a while; only with ``connect(notify_warnings=[...])``) and
+  ``warningsCleared()`` when its media reaches the recording again.
 * ``RemoteTrackPublication``: ``subscribed(track)``, ``unsubscribed(track)``,
   ``subscriptionFailed(error)``, ``trackSwitchedOff(track)``, ``trackSwitchedOn(track)``,
   ``publishPriorityChanged(priority)``.
@@ -75,6 +78,16 @@ class LocalTrackPublication(TrackPublication):
         self._track = track
         self._participant = participant
         self._sid: str = signaling.sid or ""
+        signaling.on("warning", self._on_warning)
+        signaling.on("warningsCleared", self._on_warnings_cleared)
+
+    def _on_warning(self, name: str) -> None:
+        self.emit("warning", name)
+        self._participant._track_warning(name, self)
+
+    def _on_warnings_cleared(self) -> None:
+        self.emit("warningsCleared")
+        self._participant._track_warnings_cleared(self)
 
     @property
     def track_name(self) -> str:

@@ -9,7 +9,9 @@ there). Re-emits RemoteParticipant events with the participant appended
 
 Sync: ``participantConnected(p)``, ``participantDisconnected(p)``, ``disconnected(room, error)``
 (``error`` None for a voluntary or clean disconnect), ``dominantSpeakerChanged(p | None)``,
-``recordingStarted()``, ``recordingStopped()``. Async (next loop iteration):
+``recordingStarted()``, ``recordingStopped()``, ``trackWarning(name, publication, local_participant)``,
+``trackWarningsCleared(publication, local_participant)`` (the local participant's, as in
+twilio-video.js). Async (next loop iteration):
 ``reconnecting(error)``, ``reconnected()``.
 """
 
@@ -25,6 +27,7 @@ from .track import LocalAudioTrack, LocalVideoTrack
 
 if TYPE_CHECKING:
     from .errors import TwilioError
+    from .publication import LocalTrackPublication
     from .signaling import RemoteParticipantSignaling, RoomSignaling
 
 __all__ = ["Room"]
@@ -62,6 +65,8 @@ class Room(EventEmitter):
         signaling.on("stateChanged", self._on_state_changed)
         signaling.on("dominantSpeakerChanged", self._on_dominant_speaker_changed)
         signaling.on("recordingChanged", self._on_recording_changed)
+        local_participant.on("trackWarning", self._on_track_warning)
+        local_participant.on("trackWarningsCleared", self._on_track_warnings_cleared)
 
     @property
     def sid(self) -> str | None:
@@ -168,3 +173,9 @@ class Room(EventEmitter):
 
     def _on_recording_changed(self, is_recording: bool) -> None:
         self.emit("recordingStarted" if is_recording else "recordingStopped")
+
+    def _on_track_warning(self, name: str, publication: LocalTrackPublication) -> None:
+        self.emit("trackWarning", name, publication, self._local_participant)
+
+    def _on_track_warnings_cleared(self, publication: LocalTrackPublication) -> None:
+        self.emit("trackWarningsCleared", publication, self._local_participant)

@@ -69,6 +69,9 @@ __all__ = [
 
 log = logging.getLogger("confab.signaling")
 
+#: twilio-video.js's ``TwilioWarning.recordingMediaLost``.
+RECORDING_MEDIA_LOST = "recording-media-lost"
+
 RoomState = Literal["connecting", "connected", "reconnecting", "disconnected"]
 ParticipantState = Literal["connecting", "connected", "reconnecting", "disconnected"]
 TransportState = Literal["connecting", "connected", "syncing", "disconnected"]
@@ -159,7 +162,9 @@ class LocalTrackSignaling(EventEmitter):
     """One local track in the participant snapshot, until the server acks it with a SID.
 
     ``state``: ``pending`` → ``published`` (sid set) | ``failed`` | ``unpublished``.
-    Events: ``published()``, ``failed(error)``.
+    Events: ``published()``, ``failed(error)``, and from RSP ``warning`` (the track's
+    ``recordings`` media state changed): ``warning(name)`` (``NO_MEDIA`` →
+    ``"recording-media-lost"``), ``warningsCleared()`` (``OK``).
     """
 
     def __init__(self, track_id: str, kind: str, name: str, enabled: bool, priority: str) -> None:
@@ -172,6 +177,20 @@ class LocalTrackSignaling(EventEmitter):
         self.sid: str | None = None
         self.error: TwilioError | None = None
         self.state: Literal["pending", "published", "failed", "unpublished"] = "pending"
+        self.recordings: str | None = None  # the server's media state of its recording
+
+    def update_media_states(self, states: Mapping[str, Any]) -> None:
+        """One track's entry of RSP ``warning.states.tracks`` (as twilio-video.js reads it)."""
+        value = states.get("recordings")
+        if not isinstance(value, str) or value == self.recordings:
+            return
+        self.recordings = value
+        if value == "NO_MEDIA":
+            self.emit("warning", RECORDING_MEDIA_LOST)
+        elif value == "OK":
+            self.emit("warningsCleared")
+        else:
+            log.warning("unknown media state of track %s: %s", self.sid, value)
 
     def to_wire(self) -> protocol.LocalTrackState:
         return protocol.LocalTrackState(
@@ -196,7 +215,18 @@ class LocalParticipantSignaling(ParticipantSignaling):
 
     def snapshot(self) -> protocol.LocalParticipantState:
         tracks = [t.to_wire() for t in self.tracks.values()]
-        return protocol.LocalParticipantState(revision=self.revision, tracks=tracks)
+        warnings = ["recordings"] if RECORDING_MEDIA_LOST in self.room.notify_warnings else None
+        return protocol.LocalParticipantState(revision=self.revision, tracks=tracks, media_warnings=warnings)
+
+    def _handle_media_states(self, states: Mapping[str, Any] | None) -> None:
+        """RSP ``warning {states: {revision, tracks: {<track SID>: {recordings}}}}``."""
+        tracks = states.get("tracks") if isinstance(states, Mapping) else None
+        if not isinstance(tracks, Mapping):
+            return
+        for tsig in list(self.tracks.values()):
+            entry = tracks.get(tsig.sid) if tsig.sid is not None else None
+            if isinstance(entry, Mapping):
+                tsig.update_media_states(entry)
 
     def add_track(self, track_id: str, kind: str, name: str, enabled: bool = True,
                   priority: str = "standard") -> LocalTrackSignaling:
@@ -388,9 +418,12 @@ class RoomSignaling(EventEmitter):
         encoding_parameters: EncodingParameters | None = None,
         stats_provider: Callable[[], Awaitable[Sequence[StatsReport]]] | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        notify_warnings: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.transport = transport
+        #: ``connect(notify_warnings=...)``: ``"recording-media-lost"`` asks for the server's warnings.
+        self.notify_warnings = tuple(notify_warnings)
         self.token = token
         self.name = name
         self.loop = loop or asyncio.get_running_loop()
@@ -586,6 +619,8 @@ class RoomSignaling(EventEmitter):
             self._close(RoomCompletedError() if message.status == "completed" else None)
         elif isinstance(message, protocol.Error):
             self._close(error_from_code(message.code, message.message or None))
+        elif isinstance(message, protocol.Warning):
+            self.local_participant._handle_media_states(message.states)
         else:
             log.debug("ignored %s", type(message).__name__)
 

@@ -1,6 +1,6 @@
 """Recording in group rooms: the server in-process, real aiortc publishers, real files read back with PyAV.
 
-The server notices a recorded track's lost media after 2 s here (``MEDIA_LOST_S``; 30 s by default).
+The server notices a recorded track's lost media after 2 s here (``reckit.MEDIA_LOST_S``; 30 s by default).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from server.app import RunningServer, start_server
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "call"))  # callutil
 
 from callutil import JoinFn, joiner
-
-MEDIA_LOST_S = 2.0
+from reckit import MEDIA_LOST_S
 
 
 @pytest.fixture

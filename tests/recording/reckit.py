@@ -11,7 +11,11 @@ import av
 from core.media.stamp import read_stamp
 from server.rooms import RoomOptions
 
-__all__ = ["audio_seconds", "finished", "media_seconds", "recorded_room", "recordings", "stamped_counters"]
+#: When the test server's recorder calls a recorded track's media lost (the default is 30 s).
+MEDIA_LOST_S = 2.0
+
+__all__ = ["MEDIA_LOST_S", "audio_seconds", "finished", "media_seconds", "recorded_room", "recordings",
+           "stamped_counters"]
 
 
 def recorded_room(server: Any, name: str = "rec", *, record: bool = True) -> Any:
