@@ -18,9 +18,9 @@ __all__ = ["MEDIA_LOST_S", "audio_seconds", "finished", "media_seconds", "record
            "stamped_counters"]
 
 
-def recorded_room(server: Any, name: str = "rec", *, record: bool = True) -> Any:
+def recorded_room(server: Any, name: str = "rec", *, record: bool = True, video_codecs: str = "VP8,H264") -> Any:
     """A group room made as ``POST /v1/Rooms`` makes it, with ``RecordParticipantsOnConnect``."""
-    return server.registry.create_room(RoomOptions(type="group", unique_name=name,
+    return server.registry.create_room(RoomOptions(type="group", unique_name=name, video_codecs=video_codecs.split(","),
                                                    record_participants_on_connect=record))
 
 

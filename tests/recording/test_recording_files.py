@@ -44,3 +44,16 @@ async def test_every_track_of_two_publishers_is_recorded_and_plays_back(server: 
             seconds = audio_seconds(str(path))
             assert abs(seconds - connected) < 1.0, (seconds, connected)
             assert abs(row["duration"] - seconds) <= 1
+
+
+async def test_an_h264_track_is_recorded_as_it_arrived(server: RunningServer, join: JoinFn) -> None:
+    """H.264 (a VideoCodecs=H264 room): the .mkv carries the publisher's own SPS/PPS and frames."""
+    room = recorded_room(server, video_codecs="H264")
+    alice = await join("alice", tracks=[camera("alice")])
+    await until(lambda: room.track_count == 1)
+    await asyncio.sleep(2.0)
+    alice.disconnect()
+    (row,) = await finished(server, room.sid, 1)
+    assert (row["codec"], row["container_format"], row["status"]) == ("H264", "mkv", "completed")
+    counters = stamped_counters(row["path"])
+    assert len(counters) >= 15 and counters == sorted(counters), counters
