@@ -84,7 +84,15 @@ IDENTITY_MAX = 128
 TRACK_NAME_MAX = 128
 TRACK_ID_MAX = 128
 
-MAX_PARTICIPANTS = {"go": 2, "peer-to-peer": 10, "group-small": 4, "group": 50}
+#: The largest MaxParticipants per room type; a group room above LARGE_ROOM_THRESHOLD is a
+#: *large room* (Twilio's 100-participant rooms: presenters and viewers): a participant is
+#: announced to the others only while it publishes something (participantConnected at its
+#: first track, a participantDisconnected when its last one goes), and the room holds at most
+#: LARGE_ROOM_MAX_TRACKS published tracks at a time (53203 beyond).
+MAX_PARTICIPANTS = {"go": 2, "peer-to-peer": 10, "group-small": 4, "group": 100}
+DEFAULT_MAX_PARTICIPANTS = {"go": 2, "peer-to-peer": 10, "group-small": 4, "group": 50}
+LARGE_ROOM_THRESHOLD = 50
+LARGE_ROOM_MAX_TRACKS = 16
 PEER_TO_PEER_TYPES = frozenset({"go", "peer-to-peer"})
 MEDIA_REGIONS = ("gll", "us1", "us2", "ie1", "de1", "au1", "br1", "jp1", "sg1", "in1")
 DEFAULT_MEDIA_REGION = "us1"
@@ -238,6 +246,8 @@ class Participant:
         self.reconnect_timer: asyncio.TimerHandle | None = None
         #: A placeholder from before a restart (no connection, no media) and when it was last seen.
         self.restored = False
+        #: Whether the others were told of it (large rooms announce publishers only).
+        self.announced = False
         self.last_seen: float | None = None
         #: Track SIDs to give back to tracks of these names (a participant taking over a placeholder).
         self.track_sids: dict[str, str] = {}
@@ -307,8 +317,10 @@ class Room:
         self.unique_name = options.unique_name or self.sid
         self.type = options.type
         self.options = options
-        self.max_participants = options.max_participants or MAX_PARTICIPANTS[options.type]
-        self.max_concurrent_published_tracks = max_tracks
+        self.max_participants = options.max_participants or DEFAULT_MAX_PARTICIPANTS[options.type]
+        self.large = self.type == "group" and self.max_participants > LARGE_ROOM_THRESHOLD
+        self.max_concurrent_published_tracks = min(max_tracks or LARGE_ROOM_MAX_TRACKS, LARGE_ROOM_MAX_TRACKS) \
+            if self.large else max_tracks
         self.ad_hoc = ad_hoc
         self.status = "in-progress"
         self.date_created = now
@@ -327,6 +339,23 @@ class Room:
     @property
     def track_count(self) -> int:
         return sum(len(q.tracks) for q in self.participants.values())
+
+    def visible(self, participant: Participant) -> bool:
+        """Whether the others are told of ``participant`` (in a large room: only while it publishes)."""
+        return not self.large or (participant.active and bool(participant.tracks))
+
+    def states_for_others(self, participant: Participant) -> list[p.RemoteParticipantState]:
+        """The RSP participant entries the rest of the room gets about ``participant`` now.
+
+        In a large room a participant that stops publishing (or leaves) after it was announced
+        gets a synthetic ``disconnected`` entry; one never announced gets none."""
+        if self.visible(participant):
+            participant.announced = True
+            return [participant.remote_state()]
+        if participant.announced:
+            participant.announced = False
+            return [msgspec.structs.replace(participant.remote_state(), state="disconnected", tracks=[])]
+        return []
 
     # What a media backend may know (``server.forwarder.RoomView``).
     def published_media(self, sid: str) -> dict[str, tuple[str, bool]]:
@@ -620,7 +649,7 @@ class RoomRegistry:
         participant.send(p.Connected(
             session=participant.session, sid=room.sid, name=room.unique_name,
             participant=p.ParticipantIdentity(sid=participant.sid, identity=identity),
-            participants=[q.remote_state() for q in others],
+            participants=[q.remote_state() for q in others if room.visible(q)],
             peer_connections=outbox.pop(participant.sid, []),
             published=participant.published(force=True),
             subscribed=participant.subscribed(force=True),
@@ -850,7 +879,7 @@ class RoomRegistry:
         pcs, outbox = room.media.resume(participant.sid, body.peer_connections)
         others = [q for q in room.participants.values() if q is not participant]
         participant.send(p.Synced(session=participant.session,
-                                  participants=[q.remote_state() for q in others],
+                                  participants=[q.remote_state() for q in others if room.visible(q)],
                                   peer_connections=pcs,
                                   published=participant.published(force=True),
                                   subscribed=participant.subscribed(force=True),
@@ -894,11 +923,11 @@ class RoomRegistry:
     def _broadcast(self, participant: Participant, outbox: Outbox) -> None:
         """Tell everyone else in the room ``participant``'s state (+ their subscribed, + pcs)."""
         room = participant.room
-        state = participant.remote_state()
+        states = room.states_for_others(participant)
         for q in list(room.participants.values()):
             if q is participant:
                 continue
-            q.send(p.ServerUpdate(participants=[state], subscribed=q.subscribed(),
+            q.send(p.ServerUpdate(participants=states, subscribed=q.subscribed(),
                                   peer_connections=outbox.pop(q.sid, [])))
         self._deliver(room, outbox)
         room.media.room_changed()
