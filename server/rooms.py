@@ -253,6 +253,8 @@ class Participant:
         self.track_sids: dict[str, str] = {}
         #: The media warnings the client asked for (``participant.media_warnings``: ``"recordings"``).
         self.media_warnings: tuple[str, ...] = ()
+        #: The ``bandwidth_profile`` of its ``connect`` (RSP wire names), for the forwarder.
+        self.bandwidth_profile: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"<Participant {self.sid} {self.identity!r} {self.state}>"
@@ -365,6 +367,15 @@ class Room:
     def video_codecs(self) -> list[str]:
         """The room's ``VideoCodecs`` (REST), e.g. ``["VP8", "H264"]``."""
         return list(self.options.video_codecs)
+
+    def track_state(self, sid: str, track_id: str) -> tuple[str, str] | None:
+        q = self.participants.get(sid)
+        track = q.tracks.get(track_id) if q is not None else None
+        return (track.sid, track.priority) if track is not None else None
+
+    def bandwidth_profile(self, sid: str) -> dict[str, Any] | None:
+        q = self.participants.get(sid)
+        return q.bandwidth_profile if q is not None else None
 
     def subscriptions_of(self, sid: str) -> list[tuple[str, str, str]]:
         q = self.participants.get(sid)
@@ -633,6 +644,7 @@ class RoomRegistry:
         if not any(q.restored for q in room.participants.values()):  # else: still waiting for them
             self._cancel_timer(room)
         participant.sink = sink
+        participant.bandwidth_profile = body.bandwidth_profile if isinstance(body.bandwidth_profile, dict) else None
         if body.subscribe is not None:
             participant.client_rules = _client_rules(body.subscribe)
             participant.client_rules_revision = body.subscribe.revision

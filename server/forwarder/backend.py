@@ -5,7 +5,8 @@ the server, each offered by the side whose media it carries (as in the mesh, so 
 never collide): **publish** (client → server, ``publish.py``) and **subscribe** (server →
 client, ``subscribe.py``), with the media-signaling channels on the latter (``msp.py``).
 Per-participant state is in ``peer.py``; the dominant speaker and network quality in
-``ticker.py``.
+``ticker.py``; bandwidth profile, priority and track switch-off in ``switchoff.py`` (deciding
+with ``allocation.py`` and ``downlink.py``).
 
 Media is forwarded as encoded frames: the publisher's receiver hands ``av.Packet``\\ s to
 every subscriber's :class:`~passthrough.ForwardTrack`, whose pass-through sender
@@ -41,6 +42,7 @@ from .msp import MediaSignaling
 from .peer import PLI_THROTTLE_S, Peer, Session, Tap, Taps
 from .publish import Publishing, close_entry
 from .subscribe import Subscribing
+from .switchoff import SwitchOff
 from .ticker import Ticker
 
 __all__ = ["PLI_THROTTLE_S", "Forwarder", "RoomView", "Send", "Tap"]
@@ -64,6 +66,12 @@ class RoomView(Protocol):
     def video_codecs(self) -> list[str]:
         """The room's allowed video codecs (``VideoCodecs``), e.g. ``["VP8", "H264"]``."""
 
+    def track_state(self, sid: str, track_id: str) -> tuple[str, str] | None:
+        """(track SID, publish priority) of what ``sid`` publishes as ``track_id`` (None: nothing)."""
+
+    def bandwidth_profile(self, sid: str) -> dict[str, Any] | None:
+        """The ``bandwidth_profile`` ``sid`` connected with (RSP wire names; None: none)."""
+
 
 class Forwarder(MediaBackend):
     """Forwards every published track to every subscriber without transcoding."""
@@ -72,7 +80,7 @@ class Forwarder(MediaBackend):
                  configuration: Callable[[], Any] | None = None,
                  fail: Callable[[str, TwilioError], None] = lambda sid, error: None,
                  decision_interval: float = 0.1, quality_interval: float = 1.0,
-                 loopback_only: bool = False) -> None:
+                 allocation_interval: float = 0.5, loopback_only: bool = False) -> None:
         self.view = view
         self.loopback_only = loopback_only  # gather the server's candidates on 127.0.0.1 only
         self._send_entries = send
@@ -88,6 +96,7 @@ class Forwarder(MediaBackend):
         self.publishing = Publishing(self)
         self.subscribing = Subscribing(self)
         self.msp = MediaSignaling(self)
+        self.switching = SwitchOff(self, allocation_interval)
         self.ticker = Ticker(self, decision_interval, quality_interval)
 
     @property
@@ -118,6 +127,11 @@ class Forwarder(MediaBackend):
                 del self.taps[(sid, track_id)]
         return remove
 
+    def limit_downlink(self, sid: str, bps: float | None) -> None:
+        """A fault (tests, ``--dev``): ``sid``'s downlink carries at most ``bps`` (None: lifted),
+        as if its receiver reports had said so; the switch-off follows (``switchoff.py``)."""
+        self.switching.limit_downlink(sid, bps)
+
     # --- MediaBackend -----------------------------------------------------------------
 
     def join(self, sid: str, others: list[str], offers: list[p.PeerConnectionMessage]) -> Outbox:
@@ -126,6 +140,7 @@ class Forwarder(MediaBackend):
                   and 0 < len(m.id) <= MAX_PC_ID]
         pub_id = usable[0].id if usable else f"pub-{uuid.uuid4()}"
         peer = Peer(sid, Session(pub_id), Session(f"sub-{uuid.uuid4()}"))
+        self.switching.configure(peer, self.view.bandwidth_profile(sid))
         self.peers[sid] = peer
         first = usable[0].description if usable else None
         if first is not None:
@@ -227,7 +242,7 @@ class Forwarder(MediaBackend):
             peers[sid] = {
                 "inbound": {tid: {"kind": i.kind, "mime": i.mime, "frames": i.frames, "keyframes": i.keyframes,
                                   "subscribers": len(i.subscribers), "plis_sent": i.plis_sent,
-                                  "plis_throttled": i.plis_throttled}
+                                  "plis_throttled": i.plis_throttled, "bitrate": i.bitrate}
                             for tid, i in peer.inbound.items()},
                 "outbound": {f"{k[0]}/{k[1]}": {"packets": o.track.packets, "skipped": o.track.skipped}
                              for k, o in peer.outbound.items()},
@@ -235,6 +250,7 @@ class Forwarder(MediaBackend):
                 "msp": sorted(peer.msp),
                 "subscribe_priority": dict(peer.subscribe_priority),
                 "quality": {kind: {d: q.level for d, q in by.items()} for kind, by in peer.quality.items()},
+                **self.switching.stats(peer),
             }
         return {"peers": peers, "dominant_speaker": self.dominant_speaker, "tasks": len(self.tasks())}
 
@@ -268,6 +284,8 @@ class Forwarder(MediaBackend):
             return
         self.dominant_speaker = sid
         self.msp.announce_speaker(sid)
+        for peer in self.peer_list():
+            self.switching.update(peer)  # dominantSpeakerPriority
 
     def _refresh(self) -> None:
         self._refresh_handle = None

@@ -8,7 +8,14 @@ data channel per name (label = name) on the subscriber's connection:
 * ``network_quality``: the client's ``{"type": "network_quality", "reportLevel", "remoteReportLevel"}``
   sets the levels; the server sends the scores (``ticker.py``).
 * ``track_priority`` (client → server): ``{"type": "track_priority", "track": sid, "subscribe": p}``,
-  the subscriber's priority per track (``None``: the publisher's).
+  the subscriber's priority per track (``None``: the publisher's); it orders the allocation.
+* ``track_switch_off`` (server → client): ``{"type": "track_switch_off", "off": [sid], "on": [sid]}``
+  (``switchoff.py``); everything off is named again when the channel (re)opens.
+* ``render_hints`` (client → server, answered): enabled and render dimensions per track
+  (``switchoff.py``).
+* ``publisher_hints``: served so that twilio-video.js's adaptive simulcast finds the channel,
+  but the server never sends a hint (one layer per track: nothing to ask a publisher for); the
+  client's hint answers and ``client_reset`` messages are read and ignored.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["MSP_CHANNELS", "PRIORITIES", "MediaSignaling"]
 
 #: MSP channels the forwarder serves.
-MSP_CHANNELS = ("active_speaker", "network_quality", "track_priority")
+MSP_CHANNELS = ("active_speaker", "network_quality", "track_priority", "track_switch_off", "render_hints",
+                "publisher_hints")
 PRIORITIES = ("low", "standard", "high")
 
 
@@ -75,6 +83,8 @@ class MediaSignaling:
                 send_json(channel, {"type": "active_speaker", "participant": fw.dominant_speaker})
             elif name == "network_quality":
                 peer.last_nq = None
+            elif name == "track_switch_off":
+                fw.switching.tell(peer, again=True)
 
         @channel.on("message")
         def _on_message(message: Any) -> None:
@@ -83,10 +93,9 @@ class MediaSignaling:
             except (TypeError, ValueError):
                 return
             if isinstance(body, dict):
-                self._receive(peer, body)
+                self._receive(peer, body, channel)
 
-    @staticmethod
-    def _receive(peer: Peer, body: dict[str, Any]) -> None:
+    def _receive(self, peer: Peer, body: dict[str, Any], channel: RTCDataChannel) -> None:
         if body.get("type") == "track_priority":
             track, priority = body.get("track"), body.get("subscribe")
             if isinstance(track, str) and priority in (*PRIORITIES, None):
@@ -94,6 +103,11 @@ class MediaSignaling:
                     peer.subscribe_priority.pop(track, None)
                 else:
                     peer.subscribe_priority[track] = priority
+                self._fw.switching.update(peer)
+        elif body.get("type") == "render_hints":
+            reply = self._fw.switching.render_hints(peer, body)
+            if reply is not None and channel.readyState == "open":
+                send_json(channel, reply)
         elif body.get("type") == "network_quality":
             for key, attr, lo in (("reportLevel", "nq_local", 1), ("remoteReportLevel", "nq_remote", 0)):
                 value = body.get(key)

@@ -3,7 +3,8 @@
 * :class:`Inbound`: one published audio/video track as the server receives it; hands each
   encoded frame to every subscriber's :class:`~passthrough.ForwardTrack` and to the media
   taps, and asks the publisher for keyframes (at most one PLI per ``PLI_THROTTLE_S``).
-* :class:`Outbound`: one track forwarded to one subscriber (its track and transceiver).
+* :class:`Outbound`: one track forwarded to one subscriber (its track and transceiver), and
+  whether it is switched off (``switchoff.py``: paused at the Inbound, resumed on a keyframe).
 * :class:`Session`: one of a participant's two connections (publish, subscribe).
 * :class:`Peer`: all of one participant's state.
 """
@@ -23,9 +24,10 @@ from core import protocol as p
 from core.media.negotiation import Negotiation
 from core.network_quality_score import DirectionQuality, StreamMeter
 
+from .downlink import DownlinkEstimate
 from .passthrough import ForwardTrack, is_keyframe, media_ssrc
 
-__all__ = ["PLI_THROTTLE_S", "Inbound", "Outbound", "Peer", "Session", "Tap", "Taps"]
+__all__ = ["PLI_THROTTLE_S", "Inbound", "Outbound", "Peer", "RenderHint", "Session", "Tap", "Taps"]
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +60,19 @@ class Inbound:
         self.keyframes = 0
         self.plis_sent = 0
         self.plis_throttled = 0
+        self.bytes = 0
+        #: Forwarded bitrate (bps), measured by the switch-off controller; None until measured.
+        self.bitrate: float | None = None
+        #: Subscribers switched back on: they get nothing until the next keyframe.
+        self.resuming: set[ForwardTrack] = set()
         self._last_pli = -1e9
+        self._rate_mark: tuple[float, int] | None = None
         self._taps = taps
         self._spawn = spawn
 
     def deliver(self, codec: Any, packet: Any) -> None:
         self.frames += 1
+        self.bytes += packet.size
         if self.kind == "video":
             mime = codec.mimeType
             data = memoryview(packet)
@@ -73,12 +82,25 @@ class Inbound:
         else:
             keyframe = True
         for track in list(self.subscribers):
+            if track in self.resuming:
+                if not keyframe:
+                    self.request_keyframe()  # throttled
+                    continue
+                self.resuming.discard(track)
             track.push(packet, keyframe)
         for tap in list(self._taps.get((self.sid, self.track_id), ())):
             try:
                 tap(self.kind, self.mime, self.clock_rate, packet, keyframe)
             except Exception:  # a failing tap (a full disk) must not stop the forwarding
                 log.exception("%s/%s: media tap failed", self.sid, self.track_id)
+
+    def measure(self, now: float) -> float | None:
+        """Update :attr:`bitrate` from the bytes forwarded since the last call (smoothed)."""
+        mark, self._rate_mark = self._rate_mark, (now, self.bytes)
+        if mark is not None and now > mark[0]:
+            rate = (self.bytes - mark[1]) * 8.0 / (now - mark[0])
+            self.bitrate = rate if self.bitrate is None else 0.75 * self.bitrate + 0.25 * rate
+        return self.bitrate
 
     def request_keyframe(self) -> None:
         if self.kind != "video":
@@ -98,6 +120,21 @@ class Inbound:
         for track in list(self.subscribers):
             track.stop()
         self.subscribers.clear()
+        self.resuming.clear()
+
+    def pause(self, track: ForwardTrack) -> None:
+        """Forward nothing more to ``track`` (switched off) until :meth:`resume`."""
+        self.subscribers.discard(track)
+        self.resuming.discard(track)
+
+    def resume(self, track: ForwardTrack) -> None:
+        """Forward to ``track`` again, from the next keyframe (asked for now)."""
+        if track.readyState != "live" or track in self.subscribers:
+            return
+        self.subscribers.add(track)
+        if self.kind == "video":
+            self.resuming.add(track)
+            self.request_keyframe()
 
 
 @dataclass
@@ -107,9 +144,15 @@ class Outbound:
     inbound: Inbound
     track: ForwardTrack
     transceiver: Any
+    #: The track's SID (what MSP messages name); "" if the room no longer knows it.
+    sid: str = ""
+    #: Subscription order within the subscriber (the allocation's tie-break).
+    order: int = 0
+    #: Why it is switched off (``allocation`` reasons); None: on.
+    switched_off: str | None = None
 
     def detach(self) -> None:
-        self.inbound.subscribers.discard(self.track)
+        self.inbound.pause(self.track)
         self.track.stop()
 
 
@@ -135,6 +178,14 @@ class Session:
         return self.negotiation.last if self.negotiation is not None else None
 
 
+@dataclass
+class RenderHint:
+    """What the subscriber said of one track: rendered or not, and at what size (pixels)."""
+
+    enabled: bool = True
+    area: int | None = None
+
+
 @dataclass(eq=False)
 class Peer:
     sid: str
@@ -155,6 +206,16 @@ class Peer:
     last_nq: Any = None
     meters: dict[tuple[str, str], StreamMeter] = field(default_factory=dict)
     quality: dict[str, dict[str, DirectionQuality]] = field(default_factory=dict)
+    #: Its ``connect.bandwidth_profile.video`` (wire names); None: no bandwidth profile, no switch-off.
+    bandwidth_profile: dict[str, Any] | None = None
+    #: Track SID → its render hint (``render_hints`` MSP / ``switch_off()``; content preferences).
+    render_hints: dict[str, RenderHint] = field(default_factory=dict)
+    downlink: DownlinkEstimate = field(default_factory=DownlinkEstimate)
+    downlink_meter: StreamMeter = field(default_factory=StreamMeter)
+    #: An injected downlink cap in bps (a fault for tests and ``--dev``); None: none.
+    downlink_cap: float | None = None
+    #: Track SIDs the subscriber was last told are off (``track_switch_off`` MSP).
+    told_off: set[str] = field(default_factory=set)
     closed: bool = False
 
     def detach_outbound(self) -> None:

@@ -37,6 +37,7 @@ class Subscribing:
 
     def __init__(self, forwarder: Forwarder) -> None:
         self._fw = forwarder
+        self._order = 0
 
     def refresh(self, peer: Peer) -> None:
         if not peer.sync_pending:
@@ -106,6 +107,7 @@ class Subscribing:
             if peer.closed or self._fw.closed:
                 return
             changed = self._apply_subscriptions(peer)
+        self._fw.switching.update(peer)
         if changed:
             self.renegotiate(peer)
 
@@ -168,7 +170,9 @@ class Subscribing:
         transceiver.setCodecPreferences(_codec_preferences(inbound))
         pass_through_sender(transceiver.sender, inbound.mime, inbound.clock_rate, inbound.request_keyframe)
         inbound.subscribers.add(track)
-        peer.outbound[key] = Outbound(inbound, track, transceiver)
+        state = self._fw.view.track_state(*key)
+        self._order += 1
+        peer.outbound[key] = Outbound(inbound, track, transceiver, sid=state[0] if state else "", order=self._order)
 
     def _drop_outbound(self, peer: Peer, key: tuple[str, str]) -> None:
         out = peer.outbound.pop(key)

@@ -1,10 +1,11 @@
-"""The forwarder's periodic work: the dominant speaker and network quality.
+"""The forwarder's periodic work: the dominant speaker, network quality, the bandwidth allocation.
 
 Dominant speaker (``core.dominant_speaker``) is fed by the audio receivers' ssrc-audio-level
 values (``core.media.rtp_hooks``, see ``publish.py``) and decided every
 ``decision_interval``; network quality (``core.network_quality_score``) is scored every
 ``quality_interval`` from the receivers' RTCP statistics and the receiver reports the
-senders get, and sent on each watcher's ``network_quality`` channel when it changed.
+senders get, and sent on each watcher's ``network_quality`` channel when it changed; the
+bandwidth allocation (``switchoff.py``) samples every ``SwitchOff.interval``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Ticker:
     async def _run(self) -> None:
         fw = self._fw
         next_quality = time.monotonic() + self.quality_interval
+        next_allocation = time.monotonic() + fw.switching.interval
         while not fw.closed:
             before = time.monotonic()
             await asyncio.sleep(self.decision_interval)
@@ -73,6 +75,9 @@ class Ticker:
                 if now >= next_quality:
                     next_quality = now + self.quality_interval
                     await self._score_quality(now)
+                if now >= next_allocation:
+                    next_allocation = now + fw.switching.interval
+                    await fw.switching.sample(now)
             except asyncio.CancelledError:
                 raise
             except Exception:  # never let one bad sample stop the room's features

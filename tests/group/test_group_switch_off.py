@@ -1,0 +1,122 @@
+"""Bandwidth profile, priority and track switch-off through the forwarder (issue 11), end to end.
+
+A subscriber with a bandwidth profile whose downlink budget is cut gets ``trackSwitchedOff``
+for the video that does not fit — the lowest priority — and stops receiving its frames; when
+the budget returns, ``trackSwitchedOn`` and frames again (from a keyframe). The cut is an
+injected fault (``Forwarder.limit_downlink``, as if the receiver reports said so) or the
+profile's own ``maxSubscriptionBitrate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from callutil import EventLog, FrameLog, until
+from groupkit import camera, forwarder_of, remote_of, subscribed
+
+pytestmark = pytest.mark.media
+
+
+def _publication(room: Any, kind: str) -> Any:
+    return next(p for p in room.local_participant.tracks.values() if p.kind == kind)
+
+
+async def _two_cameras_and_a_viewer(join: Any, server: Any, **profile: Any) -> tuple[Any, ...]:
+    """alice publishes low priority, carol high; bob views both with a bandwidth profile."""
+    alice = await join("alice", tracks=[camera("alice")])
+    carol = await join("carol", tracks=[camera("carol")])
+    _publication(alice, "video").set_priority("low")
+    _publication(carol, "video").set_priority("high")
+    bob = await join("bob", bandwidth_profile={"video": {"mode": "presentation", **profile}})
+    seen = EventLog(bob, "trackSwitchedOff", "trackSwitchedOn")
+    logs = {}
+    for name in ("alice", "carol"):
+        video = await until(lambda: subscribed(bob, name, "video"))
+        logs[name] = FrameLog()
+        video.add_sink(logs[name])
+    await until(lambda: all(len(log.counters) > 5 for log in logs.values()), timeout=10)
+    return bob, seen, logs
+
+
+def _bitrates(server: Any) -> dict[str, float]:
+    """Publisher identity → the bitrate the forwarder measured for its video."""
+    forwarder = forwarder_of(server, "group")
+    room = server.registry.find_room("group")
+    rates = {}
+    for sid, peer in forwarder.stats()["peers"].items():
+        for inbound in peer["inbound"].values():
+            if inbound["kind"] == "video" and inbound["bitrate"]:
+                rates[room.participants[sid].identity] = inbound["bitrate"]
+    return rates
+
+
+async def _measured(server: Any) -> dict[str, float]:
+    await until(lambda: len(_bitrates(server)) == 2, timeout=5)
+    return _bitrates(server)
+
+
+async def _flowing(log: FrameLog, more: int = 5, timeout: float = 8) -> None:
+    count = len(log.counters)
+    await until(lambda: len(log.counters) >= count + more, timeout=timeout)
+
+
+async def _stopped(log: FrameLog, quiet: float = 1.0) -> None:
+    await asyncio.sleep(0.3)  # what was in flight
+    count = len(log.counters)
+    await asyncio.sleep(quiet)
+    assert len(log.counters) <= count + 1, "frames kept arriving from a switched-off track"
+
+
+async def test_a_cut_budget_switches_off_the_lowest_priority_video_and_back_on(join, server) -> None:  # type: ignore[no-untyped-def]
+    bob, seen, logs = await _two_cameras_and_a_viewer(join, server)
+    forwarder = forwarder_of(server, "group")
+    rates = await _measured(server)
+    alice_video, carol_video = subscribed(bob, "alice", "video"), subscribed(bob, "carol", "video")
+
+    forwarder.limit_downlink(bob.local_participant.sid, max(rates.values()) * 1.4)  # room for one of the two
+    await until(lambda: seen.of("trackSwitchedOff"), timeout=5)
+    track, publication, participant = seen.of("trackSwitchedOff")[0]
+    assert track is alice_video and participant is remote_of(bob, "alice")  # low priority goes first
+    assert publication.track is alice_video and alice_video.is_switched_off and not carol_video.is_switched_off
+    await _stopped(logs["alice"])
+    await _flowing(logs["carol"])
+
+    forwarder.limit_downlink(bob.local_participant.sid, None)
+    await until(lambda: seen.of("trackSwitchedOn"), timeout=5)
+    assert seen.of("trackSwitchedOn")[0][0] is alice_video
+    assert not alice_video.is_switched_off, forwarder.stats()["peers"][bob.local_participant.sid]
+    await _flowing(logs["alice"])  # from a keyframe: decodable at once
+    assert len(seen.of("trackSwitchedOff")) == 1
+
+
+async def test_the_subscribers_priority_decides_which_video_goes(join, server) -> None:  # type: ignore[no-untyped-def]
+    bob, seen, logs = await _two_cameras_and_a_viewer(join, server)
+    rates = await _measured(server)
+    alice_video, carol_video = subscribed(bob, "alice", "video"), subscribed(bob, "carol", "video")
+    alice_video.set_priority("high")  # the subscriber's priority overrides the publishers'
+    carol_video.set_priority("low")
+    sid = bob.local_participant.sid
+    await until(lambda: len(forwarder_of(server, "group").stats()["peers"][sid]["subscribe_priority"]) == 2)
+
+    forwarder_of(server, "group").limit_downlink(sid, max(rates.values()) * 1.4)
+    await until(lambda: seen.of("trackSwitchedOff"), timeout=5)
+    assert [args[0] for args in seen.of("trackSwitchedOff")] == [carol_video]
+    assert not alice_video.is_switched_off
+    await _stopped(logs["carol"])
+    await _flowing(logs["alice"])
+
+
+async def test_max_subscription_bitrate_switches_off_what_does_not_fit(join, server) -> None:  # type: ignore[no-untyped-def]
+    alice = await join("alice", tracks=[camera("alice")])
+    bob = await join("bob", bandwidth_profile={"video": {"maxSubscriptionBitrate": 1000}})
+    seen = EventLog(bob, "trackSwitchedOff", "trackSwitchedOn")
+    video = await until(lambda: subscribed(bob, "alice", "video"))
+    await until(lambda: video.is_switched_off, timeout=8)
+    assert seen.of("trackSwitchedOff")[0][0] is video and not seen.of("trackSwitchedOn")
+    log = FrameLog()
+    video.add_sink(log)
+    await _stopped(log)
+    assert _publication(alice, "video").track.is_started  # the publisher still sends: only bob is cut
