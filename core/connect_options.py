@@ -24,7 +24,7 @@ from aiortc import RTCConfiguration, RTCIceServer
 
 from .errors import SignalingConnectionError
 
-__all__ = ["BANDWIDTH_CHANNELS", "REGIONS", "WARNINGS", "BandwidthProfile", "VideoBandwidthProfile",
+__all__ = ["BANDWIDTH_CHANNELS", "REGIONS", "WARNINGS", "BandwidthProfile", "ProfilePayload", "VideoBandwidthProfile",
            "bandwidth_profile", "check_flag", "check_region", "ice_settings", "notify_warnings"]
 
 REGIONS = ("gll", "au1", "br1", "de1", "ie1", "in1", "jp1", "sg1", "us1", "us2")
@@ -70,12 +70,22 @@ class VideoBandwidthProfile:
         return out
 
 
+class ProfilePayload(dict[str, Any]):
+    """The RSP ``bandwidth_profile`` body, holding on to the parsed profile (``.profile``): the
+    client-side options the wire leaves out (``client_track_switch_off_control``,
+    ``content_preferences_mode``) travel with it to the room's signaling."""
+
+    profile: BandwidthProfile
+
+
 @dataclass(frozen=True)
 class BandwidthProfile:
     video: VideoBandwidthProfile = field(default_factory=VideoBandwidthProfile)
 
-    def payload(self) -> dict[str, Any]:
-        return {"video": self.video.payload()}
+    def payload(self) -> ProfilePayload:
+        body = ProfilePayload(video=self.video.payload())
+        body.profile = self
+        return body
 
 
 def _video_profile(video: Any) -> VideoBandwidthProfile:

@@ -212,6 +212,11 @@ class RemoteTrackPublication(TrackPublication):
         if self.kind != "data":  # a data track's priority is validated but has no effect
             kwargs["enabled"] = self._is_track_enabled
             kwargs["on_priority"] = self._signaling.set_subscriber_priority
+        profile = self._signaling.room.bandwidth_profile
+        if self.kind == "video" and profile is not None:  # switch_off() & co. as the profile allows
+            kwargs.update(render_hint=self._signaling.set_render_hint,
+                          switch_off_control=profile.video.client_track_switch_off_control,
+                          content_preferences_mode=profile.video.content_preferences_mode)
         return cls(self.track_sid, self.track_name, media.media if media else None, **kwargs)
 
     # signaling handlers: track -> publication -> participant (-> room)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, cast
 
 from . import protocol
+from .connect_options import BandwidthProfile
 from .errors import (
     MediaConnectionError,
     MediaDTLSTransportFailedError,
@@ -320,6 +321,10 @@ class RemoteTrackSignaling(EventEmitter):
         self.subscriber_priority = priority
         self.room._send_msp({"type": "track_priority", "track": self.sid, "subscribe": priority})
 
+    def set_render_hint(self, enabled: bool | None = None, render_dimensions: Mapping[str, Any] | None = None) -> None:
+        """Whether we render this track, and at what size (``render_hints`` MSP)."""
+        self.room._set_render_hint(self.sid, enabled, render_dimensions)
+
     def _update(self, state: protocol.RemoteTrackState) -> None:
         self.name = state.name
         if state.enabled != self.enabled:
@@ -456,6 +461,11 @@ class RoomSignaling(EventEmitter):
         self._subscriptions: dict[str, protocol.SubscribedTrack] = {}
         self._media: dict[tuple[str | None, str], RemoteMedia] = {}  # (publisher, track id)
         self._switched_off: set[str] = set()
+        #: The ``bandwidth_profile`` connect() was given (None: none): its switch-off control and
+        #: content-preferences mode decide what RemoteVideoTrack.switch_off() & co. may do.
+        self.bandwidth_profile: BandwidthProfile | None = None
+        self._render_hints: dict[str, dict[str, Any]] = {}
+        self._render_hints_id = 0
         self._sent_revision = 0
         self._pending_peer_connections: list[protocol.PeerConnectionMessage] = []
         self._connected_waiter: asyncio.Future[None] | None = None
@@ -483,6 +493,7 @@ class RoomSignaling(EventEmitter):
             automatic_subscription=automatic_subscription, dominant_speaker=dominant_speaker,
             media_signaling=media_signaling, ice_servers=ice_servers, bandwidth_profile=bandwidth_profile,
             publisher=publisher)
+        self.bandwidth_profile = getattr(bandwidth_profile, "profile", None)
         snapshot = self.local_participant.snapshot()
         self._sent_revision = snapshot.revision
         channels: dict[str, Any] = dict(media_signaling or {})
@@ -556,6 +567,20 @@ class RoomSignaling(EventEmitter):
     def _send_msp(self, message: dict[str, Any]) -> None:
         if self.state != "disconnected":
             self.emit("mspOutgoing", message)
+
+    def _set_render_hint(self, sid: str, enabled: bool | None, render_dimensions: Mapping[str, Any] | None) -> None:
+        """A render hint for remote track ``sid`` (``render_hints`` MSP, as twilio-video.js sends
+        it); every track's hint goes in each message, so the latest one is the whole state."""
+        hint = self._render_hints.setdefault(sid, {"track": sid})
+        before = dict(hint)
+        if enabled is not None:
+            hint["enabled"] = enabled
+        if render_dimensions is not None:
+            hint["render_dimensions"] = dict(render_dimensions)
+        if hint != before:
+            self._render_hints_id += 1
+            self._send_msp({"type": "render_hints", "subscriber": {
+                "id": self._render_hints_id, "hints": [dict(h) for h in self._render_hints.values()]}})
 
     def set_encoding_parameters(self, parameters: EncodingParameters) -> None:
         if parameters != self.encoding_parameters:
@@ -811,6 +836,15 @@ class RoomSignaling(EventEmitter):
         for tsig in self._tracks_on_media(track_id):
             self._reconcile(tsig)
 
+    def media_replaced(self, track_id: str, publisher: str | None, media: Any) -> bool:
+        """A data channel of a label already known from ``publisher`` (its connection was
+        rebuilt): ``media`` takes over under the same subscription; False if none is known."""
+        known = self._media.get((publisher, track_id))
+        if known is None or known.kind != "data" or self.state == "disconnected":
+            return False
+        known.media = media
+        return True
+
     def media_track_removed(self, track_id: str, publisher: str | None = None, media: Any = None) -> None:
         """The remote media track ended / the data channel closed (if given: this ``media`` only)."""
         known = self._media.get((publisher, track_id))
@@ -978,6 +1012,8 @@ class RoomSignaling(EventEmitter):
             self.network_quality(message.get("local"), message.get("remotes") or [])
         elif kind == "track_switch_off":
             self.track_switch_off(message.get("off") or [], message.get("on") or [])
+        elif kind == "render_hints":
+            log.debug("render hints answered: %r", message.get("subscriber"))
         else:
             log.debug("unhandled MSP message %r", kind)
 

@@ -485,9 +485,74 @@ class RemoteVideoTrack(_RemoteTrack, VideoTrack):
     couple of seconds (``core.media.watchdog``); ``frozen(track)`` / ``unfrozen(track)`` on change.
     """
 
-    def __init__(self, sid: str, name: object, media: Any, enabled: bool = True, **kwargs: Any) -> None:
+    def __init__(self, sid: str, name: object, media: Any, enabled: bool = True, *,
+                 render_hint: Callable[..., None] | None = None, switch_off_control: str | None = None,
+                 content_preferences_mode: str | None = None, **kwargs: Any) -> None:
         super().__init__(sid, "video", name, media, enabled, **kwargs)
         self._is_frozen = False
+        self._render_hint = render_hint
+        #: The bandwidth profile's ``client_track_switch_off_control`` / ``content_preferences_mode``
+        #: (None: connected without one).
+        self._switch_off_control = switch_off_control
+        self._content_preferences_mode = content_preferences_mode
+        self._sinks: set[Any] = set()
+
+    def switch_off(self) -> RemoteVideoTrack:
+        """Ask the server to stop forwarding this track (``client_track_switch_off_control="manual"``
+        only, else RuntimeError as twilio-video.js throws); ``switchedOff`` follows from the server."""
+        self._manual("switch_off", self._switch_off_control, "client_track_switch_off_control")
+        self._hint(enabled=False)
+        return self
+
+    def switch_on(self) -> RemoteVideoTrack:
+        """Ask the server to forward this track again (``client_track_switch_off_control="manual"``)."""
+        self._manual("switch_on", self._switch_off_control, "client_track_switch_off_control")
+        self._hint(enabled=True)
+        return self
+
+    def set_content_preferences(self, preferences: Mapping[str, Any]) -> RemoteVideoTrack:
+        """``{"render_dimensions": {"width": w, "height": h}}`` (``content_preferences_mode="manual"``
+        only). Sent as a render hint; a Confab server forwards one layer per track, so the size
+        changes nothing in the stream — it orders the ``collaboration`` mode's switch-off."""
+        self._manual("set_content_preferences", self._content_preferences_mode, "content_preferences_mode")
+        if not isinstance(preferences, Mapping):
+            raise TypeError("content preferences must be a mapping")
+        dims = preferences.get("render_dimensions", preferences.get("renderDimensions"))
+        if dims is not None:
+            if not isinstance(dims, Mapping) or not all(
+                    isinstance(dims.get(k), (int, float)) and not isinstance(dims.get(k), bool)
+                    for k in ("width", "height")):
+                raise TypeError("render_dimensions must be {'width': number, 'height': number}")
+            self._hint(render_dimensions={"height": dims["height"], "width": dims["width"]})
+        return self
+
+    def add_sink(self, sink: Any) -> Any:
+        """Deliver decoded frames to ``sink`` (latest frame wins; the media object's); with
+        ``client_track_switch_off_control="auto"`` the
+        first sink tells the server the track is rendered (as attaching does in twilio-video.js)."""
+        result = self._media_stream_track.add_sink(sink)
+        self._sinks.add(sink)
+        if self._switch_off_control == "auto" and len(self._sinks) == 1:
+            self._hint(enabled=True)
+        return result
+
+    def remove_sink(self, sink: Any) -> Any:
+        """…and removing the last one that it is not (the server switches it off)."""
+        result = self._media_stream_track.remove_sink(sink)
+        if sink in self._sinks:
+            self._sinks.discard(sink)
+            if self._switch_off_control == "auto" and not self._sinks:
+                self._hint(enabled=False)
+        return result
+
+    def _manual(self, method: str, mode: str | None, option: str) -> None:
+        if mode != "manual":
+            raise RuntimeError(f"Invalid state. You can call {method} only when bandwidth_profile.video.{option}"
+                               " is set to 'manual'")
+
+    def _hint(self, **hint: Any) -> None:
+        if self._render_hint is not None:
+            self._render_hint(**hint)
 
     @property
     def is_frozen(self) -> bool:
@@ -501,14 +566,6 @@ class RemoteVideoTrack(_RemoteTrack, VideoTrack):
     def _processor_changed(self) -> None:
         if hasattr(self._media_stream_track, "processor"):  # the fan-out applies it before its sinks
             self._media_stream_track.processor = self._processor
-
-    def add_sink(self, sink: Any) -> Any:
-        """Deliver decoded frames to ``sink`` (latest frame wins); delegates to the media object."""
-        return self._media_stream_track.add_sink(sink)
-
-    def remove_sink(self, sink: Any) -> Any:
-        return self._media_stream_track.remove_sink(sink)
-
 
 class RemoteDataTrack(_RemoteTrack, Track):
     """A subscribed remote data track: ``message(data, track)`` per received message."""

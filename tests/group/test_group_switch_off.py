@@ -120,3 +120,56 @@ async def test_max_subscription_bitrate_switches_off_what_does_not_fit(join, ser
     video.add_sink(log)
     await _stopped(log)
     assert _publication(alice, "video").track.is_started  # the publisher still sends: only bob is cut
+
+
+async def _one_camera(join: Any, **video: Any) -> tuple[Any, Any, EventLog, FrameLog]:
+    await join("alice", tracks=[camera("alice")])
+    bob = await join("bob", bandwidth_profile={"video": video})
+    seen = EventLog(bob, "trackSwitchedOff", "trackSwitchedOn")
+    track = await until(lambda: subscribed(bob, "alice", "video"))
+    log = FrameLog()
+    track.add_sink(log)
+    await _flowing(log)
+    return bob, track, seen, log
+
+
+def _reasons(server: Any, room: Any) -> dict[str, str]:
+    return dict(forwarder_of(server, "group").stats()["peers"][room.local_participant.sid]["switched_off"])
+
+
+async def test_manual_switch_off_and_on(join, server) -> None:  # type: ignore[no-untyped-def]
+    bob, video, seen, log = await _one_camera(join, clientTrackSwitchOffControl="manual")
+    assert video.switch_off() is video
+    await until(lambda: video.is_switched_off, timeout=5)
+    assert _reasons(server, bob) == {video.sid: "disabled-by-subscriber"}
+    await _stopped(log)
+    video.switch_on()
+    await until(lambda: not video.is_switched_off, timeout=5)
+    await _flowing(log)
+    assert seen.names() == ["trackSwitchedOff", "trackSwitchedOn"]
+
+
+async def test_auto_control_switches_off_what_is_not_rendered(join, server) -> None:  # type: ignore[no-untyped-def]
+    bob, video, seen, log = await _one_camera(join)  # clientTrackSwitchOffControl defaults to "auto"
+    with pytest.raises(RuntimeError):
+        video.switch_off()  # only in manual control, as twilio-video.js
+    video.remove_sink(log)  # nothing renders it any more
+    await until(lambda: video.is_switched_off, timeout=5)
+    assert _reasons(server, bob) == {video.sid: "disabled-by-subscriber"}
+    count = len(log.counters)
+    video.add_sink(log)
+    await until(lambda: not video.is_switched_off, timeout=5)
+    await until(lambda: len(log.counters) > count + 5, timeout=8)
+    assert seen.names() == ["trackSwitchedOff", "trackSwitchedOn"]
+
+
+async def test_content_preferences_reach_the_server_and_change_no_stream(join, server) -> None:  # type: ignore[no-untyped-def]
+    bob, video, seen, log = await _one_camera(join, contentPreferencesMode="manual")
+    with pytest.raises(TypeError):
+        video.set_content_preferences({"render_dimensions": {"width": "wide", "height": 90}})
+    video.set_content_preferences({"renderDimensions": {"width": 160, "height": 90}})
+    sid = bob.local_participant.sid
+    await until(lambda: forwarder_of(server, "group").stats()["peers"][sid]["render_hints"]
+                .get(video.sid, {}).get("area") == 160 * 90, timeout=5)
+    await _flowing(log)  # one layer per track: the size asks for nothing the stream can give
+    assert not video.is_switched_off and not seen.names()
