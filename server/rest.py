@@ -56,7 +56,7 @@ from .store import Record
 
 if TYPE_CHECKING:
     from .app import ServerState
-    from .rooms import Participant, RoomRegistry
+    from .rooms import Participant, RoomRegistry, Track
     from .store import Store
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,17 @@ def track_json(rec: Record, base: str) -> dict[str, Any]:
     }
 
 
+def subscribed_json(track: Track, subscriber_sid: str, base: str) -> dict[str, Any]:
+    """A track ``subscriber_sid`` receives (Twilio's SubscribedTrack: ``publisher_sid`` publishes it)."""
+    room_sid = track.participant.room.sid
+    return {
+        "sid": track.sid, "participant_sid": subscriber_sid, "publisher_sid": track.participant.sid,
+        "room_sid": room_sid, "name": track.name, "date_created": iso(track.date_created),
+        "date_updated": iso(track.date_updated), "enabled": track.enabled, "kind": track.kind,
+        "url": f"{base}/v1/Rooms/{room_sid}/Participants/{subscriber_sid}/SubscribedTracks/{track.sid}",
+    }
+
+
 def _paging(request: web.Request) -> tuple[int, int]:
     q = request.query
     size = DEFAULT_PAGE_SIZE
@@ -253,6 +264,9 @@ class RestApi:
             web.get(pp, self.fetch_participant), web.post(pp, self.update_participant),
             web.get(pp + "/PublishedTracks", self.list_tracks),
             web.get(pp + "/PublishedTracks/{track}", self.fetch_track),
+            web.get(pp + "/SubscribedTracks", self.list_subscribed),
+            web.get(pp + "/SubscribedTracks/{track}", self.fetch_subscribed),
+            web.post(pp + "/Anonymize", self.anonymize),
             web.get(pp + "/SubscribeRules", self.fetch_rules),
             web.post(pp + "/SubscribeRules", self.update_rules),
         ]
@@ -390,6 +404,33 @@ class RestApi:
         if track is None:
             raise TwilioError(20404, "The requested resource was not found")
         return web.json_response(track_json(track, _base(request)))
+
+    async def list_subscribed(self, request: web.Request) -> web.Response:
+        """The tracks a connected participant receives now (none once it has left)."""
+        room, rec = await self._participant(request)
+        live = self._live(room, rec)
+        tracks = live.subscribed_tracks() if live is not None else []
+        page, size = _paging(request)
+        base = _base(request)
+        chunk = tracks[page * size:page * size + size + 1]
+        return _page(request, "subscribed_tracks", [subscribed_json(t, rec["sid"], base) for t in chunk[:size]],
+                     page, size, len(chunk) > size)
+
+    async def fetch_subscribed(self, request: web.Request) -> web.Response:
+        room, rec = await self._participant(request)
+        live = self._live(room, rec)
+        for track in live.subscribed_tracks() if live is not None else []:
+            if track.sid == request.match_info["track"]:
+                return web.json_response(subscribed_json(track, rec["sid"], _base(request)))
+        raise TwilioError(20404, "The requested resource was not found")
+
+    async def anonymize(self, request: web.Request) -> web.Response:
+        """Twilio's Anonymize: a participant that has left keeps its SID as its identity."""
+        room, rec = await self._participant(request)
+        if self._live(room, rec) is not None:
+            raise RoomStatusInvalidError("Participant must be disconnected to be anonymized")
+        anonymized = await self.store.anonymize_participant(rec["sid"], time.time())
+        return web.json_response(participant_json(anonymized or rec, _base(request)))
 
     # --- subscribe rules --------------------------------------------------------------
 

@@ -377,6 +377,14 @@ class Store:
         sql += " ORDER BY date_created DESC, rowid DESC LIMIT ? OFFSET ?"
         return await self._call(self._query, sql, (*args, limit, offset))
 
+    async def anonymize_participant(self, sid: str, now: float) -> Record | None:
+        """Its identity becomes its SID (REST ``Anonymize``); the updated record."""
+        return await self._call(self._anonymize, sid, now)
+
+    def _anonymize(self, sid: str, now: float) -> Record | None:
+        self._execute("UPDATE participants SET identity=sid, date_updated=? WHERE sid=?", (now, sid))
+        return self._one("SELECT * FROM participants WHERE sid=?", (sid,))
+
     async def get_subscribe_rules(self, participant_sid: str) -> Record | None:
         return await self._call(self._one, "SELECT * FROM subscribe_rules WHERE participant_sid=?",
                                 (participant_sid,))
