@@ -42,6 +42,9 @@ __all__ = ["connect", "DEFAULT_URL"]
 
 log = logging.getLogger(__name__)
 
+#: How long a closed data channel's track waits for its replacement on a rebuilt connection.
+DATA_REBIND_S = 5.0
+
 DEFAULT_URL = "http://127.0.0.1:7880"
 SDK_VERSION = "0.1.0"
 
@@ -250,8 +253,12 @@ class _MeshRoomMedia:
             self._msp_channel(label, msp, channel)
             return
         channel.on("message", lambda data: sig.data_message(label, data, peer))
-        channel.on("close", lambda: sig.media_track_removed(label, peer, channel))
-        sig.media_track_added(label, "data", channel, peer)
+        # A rebuilt connection (media watchdog) closes the old channel and opens one of the
+        # same label on the new one: a close waits DATA_REBIND_S for that, so the track stays subscribed.
+        channel.on("close", lambda: asyncio.get_running_loop().call_later(
+            DATA_REBIND_S, sig.media_track_removed, label, peer, channel))
+        if not sig.media_replaced(label, peer, channel):
+            sig.media_track_added(label, "data", channel, peer)
 
     # MSP (group rooms): JSON from the server's media-signaling channels
     def _msp_channel(self, label: str, names: set[str], channel: RTCDataChannel) -> None:

@@ -1,0 +1,16 @@
+"""A rebuilt connection carries the data tracks too (group rooms): after the publisher's
+publish connection is rebuilt, the forwarder takes the data channel on the new one and the
+viewer's same RemoteDataTrack keeps getting messages, no unsubscribe."""
+
+from __future__ import annotations
+
+import pytest
+
+from callutil import JoinFn, data_across_a_rebuild
+
+pytestmark = pytest.mark.media
+
+
+async def test_data_survives_a_rebuilt_connection(join: JoinFn) -> None:
+    took = await data_across_a_rebuild(join)
+    print(f"media back {took:.2f} s after the path returned")
