@@ -6,7 +6,7 @@ forwarder decides every ``interval`` which of its subscribed video tracks it for
 * **Budget** = the smaller of the profile's ``max_subscription_bandwidth`` (twilio-video.js's
   ``maxSubscriptionBitrate``) and the downlink estimate (``downlink.py``, from the receiver
   reports of the subscriber's connection; lowered further by an injected cap,
-  :meth:`SwitchOff.limit_downlink`) less what its audio takes.
+  :meth:`SwitchOff.limit_downlink` or ``faults.py``) less what its audio takes.
 * **Allocation** (``allocation.py``): by effective priority and ``mode``, each track costing
   the bitrate its publisher sends; render hints (``enabled: false``) switch a track off
   whatever the budget.
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from core.media.negotiation import send_json
 
 from .allocation import MODES, Candidate, allocate, effective_priority
+from .faults import DownlinkFaults
 from .peer import Outbound, Peer, RenderHint
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class SwitchOff:
     def __init__(self, forwarder: Forwarder, interval: float = 0.5) -> None:
         self._fw = forwarder
         self.interval = interval
+        self._faults = DownlinkFaults()
 
     # --- inputs -----------------------------------------------------------------------
 
@@ -114,9 +116,12 @@ class SwitchOff:
     async def sample(self, now: float) -> None:
         """Measure every track's bitrate and every subscriber's downlink, then allocate."""
         peers = self._fw.peer_list()
+        caps = self._faults.caps()
         for peer in peers:
             for inbound in peer.inbound.values():
                 inbound.measure(now)
+            if caps is not None:
+                peer.downlink_cap = caps.get(peer.sid)
         for peer in peers:
             if not self._managed(peer):
                 continue

@@ -352,6 +352,7 @@ class Lab:
         self.harness_url = ""
         self._counter = 0
         self._owned: list[Any] = []
+        self.downlink_faults = tmp / "downlink-faults.json"
 
     # -- lifetime --------------------------------------------------------------------------
 
@@ -360,6 +361,7 @@ class Lab:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         for name in ("CONFAB_ACCOUNT_SID", "CONFAB_API_KEY_SID", "CONFAB_API_KEY_SECRET"):
             env.pop(name, None)
+        env["CONFAB_DOWNLINK_FAULTS"] = str(self.downlink_faults)  # server.forwarder.faults
         command, cwd = confab_command("confab-server", "server")
         self.server, self.server_url = self._daemon(
             "confab-server", [*command, "--port", "0", "--dev", "--data-dir", str(self.data_dir)], cwd, env)
@@ -417,6 +419,17 @@ class Lab:
             return answer
         finally:
             conn.close()
+
+    def cap_downlink(self, participant_sid: str, bps: float | None) -> None:
+        """The server caps ``participant_sid``'s downlink estimate at ``bps`` (None: lifts it)."""
+        caps: dict[str, float] = json.loads(self.downlink_faults.read_text()) if self.downlink_faults.exists() else {}
+        if bps is None:
+            caps.pop(participant_sid, None)
+        else:
+            caps[participant_sid] = bps
+        tmp = self.downlink_faults.with_suffix(".tmp")
+        tmp.write_text(json.dumps(caps))
+        tmp.replace(self.downlink_faults)
 
     def unique(self, prefix: str) -> str:
         self._counter += 1

@@ -2,10 +2,12 @@
 // harness (POST /report, one JSON object per report, appended to REPORTS/<page>.jsonl).
 //
 // URL parameters: page (report id), ws (wsServer), token, room, audio/video/data (1/0, what to
-// publish), dominantSpeaker, networkQuality (1/0), duration (s after connect, then "finish"; 0:
-// only on command), script (JSON [{at: s after connect, do, text?}]).
+// publish), dominantSpeaker, networkQuality (1/0), bandwidthProfile (JSON, connect()'s option),
+// duration (s after connect, then "finish"; 0: only on command), script (JSON [{at: s after
+// connect, do, text?}]).
 // Commands (from the script or long-polled from GET /next): mute-audio, unmute-audio, mute-video,
-// unmute-video, unpublish-video, republish-video, send {text}, drop-ws, stats, finish.
+// unmute-video, unpublish-video, republish-video, switch-off, switch-on (every remote video), send {text},
+// drop-ws, stats, finish.
 //
 // Report kinds (field "report"): "event" {event, ...}, "tick" every second {frames: {trackSid: n}}, "final"
 // {videos, messages, connectMs, errors, stats}.
@@ -125,6 +127,10 @@
     r.on('trackSubscriptionFailed', (e, pub, p) => event('trackSubscriptionFailed', Object.assign({ participant: p.identity, trackSid: pub.trackSid }, errorFields(e))));
     r.on('trackDisabled', (track, p) => event('trackDisabled', { participant: who(p), trackSid: track.sid, kind: track.kind }));
     r.on('trackEnabled', (track, p) => event('trackEnabled', { participant: who(p), trackSid: track.sid, kind: track.kind }));
+    r.on('trackSwitchedOff', (track, pub, p) => event('trackSwitchedOff', { participant: who(p), trackSid: track.sid,
+      kind: track.kind, isSwitchedOff: track.isSwitchedOff }));
+    r.on('trackSwitchedOn', (track, pub, p) => event('trackSwitchedOn', { participant: who(p), trackSid: track.sid,
+      kind: track.kind, isSwitchedOff: track.isSwitchedOff }));
     r.on('trackMessage', (data, track, p) => {
       const msg = { participant: who(p), trackSid: track.sid, data: typeof data === 'string' ? data : '<binary>', t: ms() };
       messages.push(msg);
@@ -166,6 +172,10 @@
         const pub = await room.localParticipant.publishTrack(local.video);
         await event('republished', { trackSid: pub.trackSid });
         return;
+      } else if (d === 'switch-off' || d === 'switch-on') {  // remote videos, clientTrackSwitchOffControl 'manual'
+        room.participants.forEach((p) => p.videoTracks.forEach((pub) => {
+          if (pub.track) { if (d === 'switch-off') pub.track.switchOff(); else pub.track.switchOn(); }
+        }));
       } else if (d === 'send' && local.data) local.data.send(step.text || '');
       else if (d === 'drop-ws') await fetch('/ctl/cut', { method: 'POST', body: JSON.stringify({ page }) });
       else if (d === 'internals') { await post('internals', { internals: internals() }); return; }
@@ -233,6 +243,7 @@
         wsServer: P.get('ws'), name: P.get('room'), tracks, insights: false, iceServers: [],
         dominantSpeaker: flag('dominantSpeaker', false), networkQuality: flag('networkQuality', false),
         logLevel: P.get('logLevel') || 'warn',
+        ...(P.get('bandwidthProfile') ? { bandwidthProfile: JSON.parse(P.get('bandwidthProfile')) } : {}),
       });
       connectMs = Math.round(performance.now() - start);
       listen(room);

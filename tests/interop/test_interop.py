@@ -365,3 +365,52 @@ def test_dropped_websocket_resumes(case: Lab) -> None:
     require(page_after and max(page_after.values()) >= 30, f"bot video at the page after the resume: {page_after}")
     assert_browser_to_confab(bot, connected)
     assert summary["bot_frames_after_resume"] >= 30, "the browser's video stopped at confab-bot after the resume"
+
+
+def frames_of(page: Page, sid: str, wall: float) -> int:
+    return int(page.frames_at(wall).get(sid, 0))
+
+
+def test_group_browser_switched_off_and_on(case: Lab) -> None:
+    """(9) Group room, twilio-video.js with a bandwidth profile: the server's allocation switches
+    the bot's video off when the browser's downlink budget is cut (an injected cap,
+    ``server.forwarder.faults``) and on again when it returns; then the page's own
+    ``switchOff()``/``switchOn()`` (manual control, render hints) do the same. The browser's
+    ``trackSwitchedOff``/``trackSwitchedOn`` events are asserted, and its frames stopping and
+    flowing again."""
+    profile = json.dumps({"video": {"mode": "grid", "clientTrackSwitchOffControl": "manual"}})
+    page, connected, bot = join(case, "group", bot_first=True, bot_duration=MEDIA_S + 40, bandwidthProfile=profile)
+    subscribed = page.wait_event("trackSubscribed", 10, participant=BOT, kind="video")
+    require(subscribed, "the page never subscribed to confab-bot's video")
+    sid = subscribed["trackSid"]
+    require(wait_for(lambda: frames_of(page, sid, time.time()) > 20, 10), "no bot video at the page")
+    summary: dict[str, Any] = {}
+    for how, off, on in (("budget", lambda: case.cap_downlink(connected["sid"], 20_000),
+                          lambda: case.cap_downlink(connected["sid"], None)),
+                         ("manual", lambda: page.cmd("switch-off"), lambda: page.cmd("switch-on"))):
+        before_off = len(page.events("trackSwitchedOff"))
+        before_on = len(page.events("trackSwitchedOn"))
+        started = time.time()
+        off()
+        switched_off = wait_for(lambda: page.events("trackSwitchedOff")[before_off:], 10)
+        assert switched_off, f"{how}: the browser never got trackSwitchedOff"
+        off_at = switched_off[0]["wall"]
+        time.sleep(3.5)
+        quiet = frames_of(page, sid, time.time()) - frames_of(page, sid, off_at + 1.2)
+        started_on = time.time()
+        on()
+        switched_on = wait_for(lambda: page.events("trackSwitchedOn")[before_on:], 10)
+        assert switched_on, f"{how}: the browser never got trackSwitchedOn"
+        on_at = switched_on[0]["wall"]
+        time.sleep(3.5)
+        again = frames_of(page, sid, time.time()) - frames_of(page, sid, on_at)
+        summary[how] = {"off_after_ms": round((off_at - started) * 1000), "frames_while_off": quiet,
+                        "on_after_ms": round((on_at - started_on) * 1000), "frames_in_3s_after_on": again,
+                        "event": {k: switched_off[0].get(k) for k in ("trackSid", "participant", "isSwitchedOff")}}
+        assert switched_off[0]["trackSid"] == sid and switched_off[0]["isSwitchedOff"] is True, switched_off[0]
+        assert quiet <= 2, f"{how}: {quiet} frames of a switched-off track arrived"
+        assert again >= 20, f"{how}: only {again} frames in 3 s after trackSwitchedOn"
+    final = finish(page, bot)
+    summary["page_errors"] = final["errors"]
+    report("group_switch_off", summary)
+    assert not final["errors"], final["errors"]
