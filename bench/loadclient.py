@@ -22,6 +22,17 @@ can stand in for 20 participants on 2 cores:
   and has a do-nothing preview. The SDK's ``LocalFeed`` (enable gating, bitrate cap) sits
   between it and the sender unchanged: its cap only touches the encoder's
   ``target_bitrate``, which the pack-only ``Vp8Encoder`` has and ignores.
+* **Answering keyframe requests.** A real sender encodes a keyframe when a PLI/FIR reaches
+  it; the replayed loop has one only at its start. So ``RTCRtpSender._send_keyframe`` is
+  wrapped (in this process only) to restart the participant's video loop at its keyframe
+  (pts keep running): a lost packet costs a round trip and a keyframe, as with a real
+  encoder, not up to the rest of the 2 s loop.
+* **Receive buffers.** This process hosts several participants on one event loop, so when
+  it is descheduled every one of their sockets waits at once, longer than a participant's
+  own process would; a subscriber's socket carries N−1 streams, and Linux charges each
+  small datagram ~2 KB of the 512 KiB ``SO_RCVBUF`` aioice asks for. Each ICE socket here
+  asks for 2 MiB (``RECV_BUFFER``), so the bench measures the server rather than this consolidation
+  (``udp_rcvbuf_errors`` in ``bench/scale.py`` counts what the kernel still drops).
 * **Counting without decoding.** ``RTCRtpReceiver.receive`` is wrapped (in this process
   only) so every receiver gets ``server.forwarder.passthrough.pass_through_receiver`` before
   it starts: frames are counted when the jitter buffer releases them, no decoder is ever
@@ -52,11 +63,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import av  # noqa: E402
+from aioice import turn as aioice_turn  # noqa: E402
 from aiortc.contrib.media import MediaRelay  # noqa: E402
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
 from aiortc.rtcrtpreceiver import RTCRtpReceiver  # noqa: E402
+from aiortc.rtcrtpsender import RTCRtpSender  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 320, 240, 15
+RECV_BUFFER = 1 << 21  # bytes of SO_RCVBUF per ICE socket (see the module docstring)
 VIDEO_BITRATE = 500_000  # aiortc's DEFAULT_BITRATE
 LOOP_SECONDS = 2
 AUDIO_RATE, AUDIO_PTIME = 48000, 0.020
@@ -64,6 +78,8 @@ AUDIO_RATE, AUDIO_PTIME = 48000, 0.020
 _client: contextvars.ContextVar[str | None] = contextvars.ContextVar("confab_bench_client", default=None)
 #: participant identity → remote track id → [kind, frames delivered]
 received: dict[str, dict[str, list[Any]]] = defaultdict(dict)
+#: participant identity → its replayed video loop (restarted at its keyframe on a PLI)
+video_loops: dict[str, ReplayTrack] = {}
 unattributed = 0
 
 
@@ -135,7 +151,14 @@ class ReplayTrack(MediaStreamTrack):
         self._time_base = fractions.Fraction(1, clock_rate)
         self._start: float | None = None
         self._slot = 0
+        self._loop_start = 0  # the slot at which the loop (its keyframe) last began
         self.sent = 0
+        self.restarts = 0
+
+    def restart(self) -> None:
+        """The next packet is the loop's first (its keyframe), as an encoder answers a PLI."""
+        self._loop_start = self._slot + 1
+        self.restarts += 1
 
     async def recv(self) -> av.Packet:
         if self.readyState != "live":
@@ -152,7 +175,7 @@ class ReplayTrack(MediaStreamTrack):
                 self._slot = int((now - self._start) * self._rate)
         if self.readyState != "live":
             raise MediaStreamError
-        packet = av.Packet(self._payloads[self._slot % len(self._payloads)])
+        packet = av.Packet(self._payloads[(self._slot - self._loop_start) % len(self._payloads)])
         packet.pts = self._slot * self._step
         packet.time_base = self._time_base
         self.sent += 1
@@ -197,10 +220,11 @@ class PacketSource:
         self.track.stop()
 
 
-def make_tracks(video: list[tuple[bytes, bool]], audio: list[bytes]) -> list[Any]:
+def make_tracks(identity: str, video: list[tuple[bytes, bool]], audio: list[bytes]) -> list[Any]:
     from core import LocalAudioTrack, LocalVideoTrack
 
-    v = LocalVideoTrack(ReplayTrack("video", [p for p, _ in video], FPS, 90000), name="camera")
+    video_loops[identity] = replay = ReplayTrack("video", [p for p, _ in video], FPS, 90000)
+    v = LocalVideoTrack(replay, name="camera")
     a = LocalAudioTrack(ReplayTrack("audio", audio, 1 / AUDIO_PTIME, AUDIO_RATE), name="microphone")
     for track in (a, v):
         track._local_source = PacketSource(track.media_stream_track, track._media_started)  # the seam, see above
@@ -237,6 +261,28 @@ def install_counting_receivers() -> None:
     RTCRtpReceiver.receive = receive  # type: ignore[method-assign]
 
 
+def install_keyframe_answers() -> None:
+    """A PLI/FIR reaching a participant's video sender restarts its loop at the keyframe."""
+    original = RTCRtpSender._send_keyframe
+
+    def _send_keyframe(self: RTCRtpSender) -> None:
+        loop = video_loops.get(_client.get() or "")  # RTCP is handled in a task of the participant's
+        if loop is not None and self.kind == "video":
+            loop.restart()
+        original(self)
+
+    RTCRtpSender._send_keyframe = _send_keyframe  # type: ignore[method-assign]  # this process only
+
+
+def install_receive_buffers() -> None:
+    """Every ICE socket of this process gets ``RECV_BUFFER`` bytes of receive buffer.
+
+    aioice sets ``SO_RCVBUF`` on each host socket it gathers to ``turn.UDP_SOCKET_BUFFER_SIZE``
+    (256 KiB; Linux doubles it); it reads the module constant at gathering time.
+    """
+    aioice_turn.UDP_SOCKET_BUFFER_SIZE = RECV_BUFFER
+
+
 # --- the process ---------------------------------------------------------------------------------
 
 async def main(url: str, room_name: str, first: list[str]) -> None:
@@ -247,6 +293,8 @@ async def main(url: str, room_name: str, first: list[str]) -> None:
 
     loopback.enable_loopback_only()
     install_counting_receivers()
+    install_keyframe_answers()
+    install_receive_buffers()
     video, audio = encode_video(), encode_audio()
     http = aiohttp.ClientSession()
     rooms: dict[str, Any] = {}
@@ -259,7 +307,7 @@ async def main(url: str, room_name: str, first: list[str]) -> None:
         try:
             async with http.post(url + "/dev/token", json={"identity": identity, "room": room_name}) as resp:
                 token = str((await resp.json())["token"])
-            tracks = make_tracks(video, audio)
+            tracks = make_tracks(identity, video, audio)
             room = await asyncio.wait_for(connect(token, url=url, name=room_name, tracks=tracks), 30)
             rooms[identity] = room
             for event in ("reconnecting", "reconnected", "disconnected"):
@@ -280,7 +328,8 @@ async def main(url: str, room_name: str, first: list[str]) -> None:
         print(json.dumps({"t": time.monotonic(), "published": published, "errors": errors,
                           "received": {k: dict(v) for k, v in received.items()},
                           "unattributed": unattributed, "events": events,
-                          "states": {k: r.state for k, r in rooms.items()}, **extra}), flush=True)
+                          "states": {k: r.state for k, r in rooms.items()},
+                          "loop_restarts": sum(t.restarts for t in video_loops.values()), **extra}), flush=True)
 
     try:
         if first:

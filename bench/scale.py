@@ -20,6 +20,11 @@ seconds:
 * ``min_fps``: the minimum, over every subscriber × publisher pair, of received video
   frames per second (``median_fps`` beside it; ``missing_pairs`` counts pairs with no
   receiver at all, which count as 0 fps); ``min_audio_fps`` likewise (50 is full rate);
+* ``server_us_per_frame_out``: server CPU µs per video or audio frame that reached a
+  subscriber (the cost of one forwarded frame, the figure least moved by other load);
+* ``udp_rcvbuf_errors``: datagrams the kernel dropped for a full socket buffer during the
+  measurement (``/proc/net/snmp``, the whole machine); ``keyframe_restarts``: keyframes
+  the load clients sent on a PLI meanwhile (``bench/loadclient.py``);
 * ``clients_cpu_pct`` (the load-client processes together) and ``machine_cpu_pct`` (all of
   the machine, other users included: a shared machine's noise shows here).
 
@@ -117,7 +122,7 @@ def gather(clients: list[Client], timeout: float = 20) -> tuple[dict[str, Any], 
     for c in clients:
         c.send("stats")
     merged: dict[str, Any] = {"published": {}, "received": {}, "errors": [], "unattributed": 0, "events": [],
-                              "states": {}}
+                              "states": {}, "loop_restarts": 0}
     times: dict[str, float] = {}
     for c in clients:
         r = c._next(timeout)
@@ -125,6 +130,7 @@ def gather(clients: list[Client], timeout: float = 20) -> tuple[dict[str, Any], 
         merged["received"].update(r["received"])
         merged["errors"].extend(r["errors"])
         merged["unattributed"] += r["unattributed"]
+        merged["loop_restarts"] += r.get("loop_restarts", 0)
         merged["events"].extend(r["events"])
         merged["states"].update(r["states"])
         for identity in c.identities:
@@ -144,6 +150,13 @@ def pair_counts(snapshot: dict[str, Any], identities: list[str], kind: str) -> d
             entry = got.get(track_id) if track_id else None
             out[(sub, pub)] = entry[1] if entry else None
     return out
+
+
+def udp_rcvbuf_errors() -> int:
+    """Datagrams the kernel dropped for a full receive buffer so far (all of the machine)."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    return int(rows[1][rows[0].index("RcvbufErrors")]) if len(rows) >= 2 else 0
 
 
 def cpu_seconds(procs: list[Any]) -> float:
@@ -270,10 +283,12 @@ def measure_step(args: argparse.Namespace, n: int, identities: list[str], client
     time.sleep(args.warmup)
     s0, t0 = gather(clients)
     c0, cl0, w0 = cpu_seconds([server_ps]), cpu_seconds(client_ps), time.monotonic()
+    drops0 = udp_rcvbuf_errors()
     psutil.cpu_percent(None)
     time.sleep(args.measure)
     s1, t1 = gather(clients)
     c1, cl1, w1 = cpu_seconds([server_ps]), cpu_seconds(client_ps), time.monotonic()
+    drops = udp_rcvbuf_errors() - drops0
     machine = psutil.cpu_percent(None) * (os.cpu_count() or 1)
     rss = server_ps.memory_info().rss / 2**20
 
@@ -282,11 +297,13 @@ def measure_step(args: argparse.Namespace, n: int, identities: list[str], client
         return [0.0 if b[k] is None else ((b[k] or 0) - (a[k] or 0)) / (t1[k[0]] - t0[k[0]]) for k in b]
 
     video, audio = sorted(rates("video")), sorted(rates("audio"))
+    delivered = sum(video) + sum(audio)  # frames/s that reached subscribers
     missing = sum(1 for v in pair_counts(s1, identities, "video").values() if v is None)
     return {
         "participants": n,
         "video_streams_out": n * (n - 1),
         "server_cpu_pct": round(100 * (c1 - c0) / (w1 - w0), 1),
+        "server_us_per_frame_out": round(1e6 * (c1 - c0) / (w1 - w0) / delivered, 1) if delivered else None,
         "server_rss_mb": round(rss, 1),
         "mb_per_participant": round((rss - base_rss) / n, 2),
         "min_fps": round(video[0], 1) if video else 0.0,
@@ -294,6 +311,8 @@ def measure_step(args: argparse.Namespace, n: int, identities: list[str], client
         "min_audio_fps": round(audio[0], 1) if audio else 0.0,
         "missing_pairs": missing,
         "clients_cpu_pct": round(100 * (cl1 - cl0) / (w1 - w0), 1),
+        "udp_rcvbuf_errors": drops,
+        "keyframe_restarts": s1["loop_restarts"] - s0["loop_restarts"],
         "machine_cpu_pct": round(machine, 1),
         "join_s": round(join_s, 1),
         "all_video_flowing_s": round(flowing_s, 1),
