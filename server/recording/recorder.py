@@ -12,8 +12,8 @@ recorded" (as with Twilio, whose first recorded track starts it and a second one
 every participant hears of each change.
 
 ``recording-media-lost``: a recorded track none of whose packets reached its file for
-``media_lost_s`` (30 s, what twilio-video.js documents for Twilio's media servers) is
-``NO_MEDIA``; its next packet makes it ``OK`` again. Each change goes to the publisher in an RSP
+``media_lost_s`` (30 s, what twilio-video.js documents for Twilio's media servers) while enabled
+(a disabled Confab track sends nothing; a browser's sends black frames or silence) is ``NO_MEDIA``; its next packet makes it ``OK`` again. Each change goes to the publisher in an RSP
 ``warning {states: {revision, tracks: {<track SID>: {recordings: state}}}}`` when the publisher
 asked for it (``participant.media_warnings`` holds ``"recordings"``: ``notify_warnings``).
 """
@@ -215,7 +215,9 @@ class Recordings:
             now = time.monotonic()
             for state in list(self._rooms.values()):
                 for active in list(state.active.values()):
-                    if not active.lost and now - active.last_packet >= self.media_lost_s:
+                    if not active.track.enabled:  # a disabled track sends nothing: nothing is lost
+                        active.last_packet = now
+                    elif not active.lost and now - active.last_packet >= self.media_lost_s:
                         active.lost = True
                         self._warn(active, "NO_MEDIA")
 

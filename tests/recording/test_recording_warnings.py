@@ -47,3 +47,17 @@ async def test_a_recorded_track_without_media_warns_its_publisher_and_clears(
     assert all(participant is alice.local_participant for _, participant in cleared)
     assert [e for e, _ in local_log.items[2:]] == ["trackWarningsCleared"] * 2
     assert all(log.items == [] for log in quiet)
+
+
+async def test_a_disabled_track_is_not_lost_media(server: RunningServer, join: JoinFn) -> None:
+    """A disabled track sends nothing (Confab's senders pause): that is no recording-media-lost."""
+    room = recorded_room(server)
+    mic = microphone("alice")
+    alice = await join("alice", tracks=[mic], notify_warnings=[LOST])
+    await until(lambda: room.track_count == 1)
+    log = EventLog(alice, "trackWarning", "trackWarningsCleared")
+    mic.disable()
+    await asyncio.sleep(MEDIA_LOST_S + 1.5)
+    mic.enable()
+    await asyncio.sleep(1.0)
+    assert log.items == []
