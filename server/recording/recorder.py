@@ -9,11 +9,13 @@ came (or after a crash: ``Store.open``).
 
 The room's recording state (RSP ``recording {revision, is_recording}``) is "some track is being
 recorded" (as with Twilio, whose first recorded track starts it and a second one changes nothing):
-every participant hears of each change.
+every participant hears of each change. Recordings starting and ending are the room's
+StatusCallback events ``recording-started``, ``recording-completed`` and ``recording-failed``.
 
 ``recording-media-lost``: a recorded track none of whose packets reached its file for
 ``media_lost_s`` (30 s, what twilio-video.js documents for Twilio's media servers) while enabled
-(a disabled Confab track sends nothing; a browser's sends black frames or silence) is ``NO_MEDIA``; its next packet makes it ``OK`` again. Each change goes to the publisher in an RSP
+(a disabled Confab track sends nothing; a browser's sends black frames or silence) is
+``NO_MEDIA``; its next packet makes it ``OK`` again. Each change goes to the publisher in an RSP
 ``warning {states: {revision, tracks: {<track SID>: {recordings: state}}}}`` when the publisher
 asked for it (``participant.media_warnings`` holds ``"recordings"``: ``notify_warnings``).
 """
@@ -167,6 +169,7 @@ class Recordings:
         self.store.save_recording(record)
         active.remove_tap = add_tap(track.participant.sid, track.id, self._tap(active))
         self._ensure_watch()
+        self._callback("recording-started", active)
         log.info("recording %s: %s %s of %s", sid, track.kind, track.sid, track.participant.sid)
 
     def _tap(self, active: _Active) -> Any:
@@ -199,9 +202,25 @@ class Recordings:
         self._closing.discard(future)
         status, duration, size = ("failed", 0.0, 0) if future.cancelled() or future.exception() else future.result()
         record = active.record
-        record.update(status=status, duration=round(duration), size=size, date_updated=time.time())
+        # Twilio: whole seconds, rounded; a recording shorter than a second lasts 1.
+        record.update(status=status, duration=max(1, round(duration)) if status == "completed" else 0,
+                      size=size, date_updated=time.time())
         self.store.save_recording(record)
+        self._callback("recording-completed" if status == "completed" else "recording-failed", active)
         log.info("recording %s %s (%.1f s, %d bytes)", record["sid"], status, duration, size)
+
+    def _callback(self, event: str, active: _Active) -> None:
+        """The room's StatusCallback (Twilio's recording-started/-completed/-failed events)."""
+        record, track = active.record, active.track
+        uri = f"/v1/Recordings/{record['sid']}"
+        params = {"RecordingSid": record["sid"], "RecordingUri": uri, "SourceSid": record["source_sid"],
+                  "Container": record["container_format"], "Codec": record["codec"], "Offset": record["offset"]}
+        if event == "recording-completed":
+            params.update(RecordingDuration=record["duration"], RecordingSize=record["size"], MediaUri=uri + "/Media")
+        elif event == "recording-failed":
+            params.update(FailedOperation="recording")
+        extra = {k: v for k, v in params.items() if v is not None}
+        self.registry._callback(track.participant.room, event, track.participant, track, **extra)
 
     # --- recording-media-lost -----------------------------------------------------------------
 

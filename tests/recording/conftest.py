@@ -16,6 +16,7 @@ from core.media import loopback
 from server.app import RunningServer, start_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "call"))  # callutil
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "server"))  # test_srv_records' Receiver
 
 from callutil import JoinFn, joiner
 from reckit import MEDIA_LOST_S

@@ -9,6 +9,7 @@ import asyncio
 from callutil import JoinFn, camera, microphone, until
 from reckit import finished, recorded_room, recordings
 from server.app import RunningServer, start_server
+from server.rooms import RoomOptions
 from server.store import Store
 
 
@@ -60,3 +61,30 @@ async def test_a_graceful_stop_completes_every_recording(tmp_path) -> None:  # t
         assert row["status"] == "completed" and row["size"] > 0 and row["duration"] >= 1
     finally:
         await store.close()
+
+
+async def test_recordings_are_status_callback_events(server: RunningServer, join: JoinFn) -> None:
+    """recording-started when a track's recording begins, recording-completed (duration, size,
+    media) when it ends, on the room's StatusCallback as Twilio sends them."""
+    from test_srv_records import Receiver
+
+    receiver = await Receiver().start()
+    try:
+        room = server.registry.create_room(RoomOptions(type="group", unique_name="rec", status_callback=receiver.url,
+                                                       record_participants_on_connect=True))
+        alice = await join("alice", tracks=[microphone("alice")])
+        started = await receiver.wait_for("recording-started")
+        await asyncio.sleep(1.0)
+        alice.disconnect()
+        completed = await receiver.wait_for("recording-completed")
+        (row,) = await finished(server, room.sid, 1)
+        for event in (started, completed):
+            assert event["RecordingSid"] == row["sid"] and event["SourceSid"] == row["source_sid"]
+            assert event["RoomSid"] == room.sid and event["ParticipantIdentity"] == "alice"
+            assert event["TrackKind"] == "audio" and event["Container"] == "mka"
+            assert event["RecordingUri"] == f"/v1/Recordings/{row['sid']}"
+        assert completed["Codec"] == "OPUS" and completed["MediaUri"] == f"/v1/Recordings/{row['sid']}/Media"
+        assert int(completed["RecordingDuration"]) == row["duration"] >= 1
+        assert int(completed["RecordingSize"]) == row["size"] > 0
+    finally:
+        await receiver.close()
