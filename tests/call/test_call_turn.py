@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from callutil import FrameLog, camera, joiner, subscribed, until
+from callutil import EventLog, FrameLog, camera, joiner, subscribed, until
 from core import TwilioError, connect
 from server.app import RunningServer, start_server
 
@@ -34,15 +34,29 @@ SECRET = "turn-secret-for-tests"
 @dataclass
 class Coturn:
     url: str
-    process: subprocess.Popen[bytes]
+    args: list[str]
     log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Run turnserver (again: same port, same secret) and wait until it relays."""
+        self.log.unlink(missing_ok=True)
+        self.process = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while "relay 127.0.0.1 initialization done" not in self.text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"turnserver did not start: {self.text()}")
+            time.sleep(0.05)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def allocations(self) -> int:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return text.count("ALLOCATE processed, success")
+        return self.text().count("ALLOCATE processed, success")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(5)
@@ -79,14 +93,8 @@ def coturn(tmp_path: Path) -> Iterator[Coturn]:
             "--realm=confab.test", "--allow-loopback-peers", "--no-tls", "--no-dtls",
             "--no-tcp-relay", "--no-multicast-peers", f"--pidfile={tmp_path / 'turn.pid'}",
             f"--userdb={tmp_path / 'turndb'}", f"--log-file={log}", "--simple-log", "--verbose"]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = Coturn(f"turn:127.0.0.1:{port}?transport=udp", process, log)
-    deadline = time.monotonic() + 10
-    while "relay 127.0.0.1 initialization done" not in (log.read_text(errors="replace") if log.exists() else ""):
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            pytest.fail(f"turnserver did not start: {log.read_text(errors='replace') if log.exists() else ''}")
-        time.sleep(0.05)
+    server = Coturn(f"turn:127.0.0.1:{port}?transport=udp", args, log)
+    server.start()
     yield server
     server.stop()
 
@@ -132,6 +140,35 @@ async def test_relay_only_participants_exchange_media_through_coturn_only(turn_s
         stopped = time.monotonic()
         await asyncio.sleep(1.5)
         assert frames.count_since(stopped) == 0
+        coturn.start()  # back, so the clients' TURN allocations close at once instead of retrying past the test
+
+
+async def test_a_turn_server_that_goes_away_mid_call_is_survived(turn_server: RunningServer,
+                                                                  coturn: Coturn) -> None:
+    """coturn stops mid-call (its allocations die with it): both relay-only Rooms go
+    ``reconnecting`` (53405); coturn is back within the session timeout: the watchdog's next
+    rebuild allocates again, both Rooms are ``reconnected`` and the same video track plays."""
+    async with joiner(turn_server, "turn") as join:
+        alice = await join("alice", tracks=[camera("alice", 160, 120, 15)], ice_transport_policy="relay")
+        bob = await join("bob", ice_transport_policy="relay")
+        video = await until(lambda: subscribed(bob, "alice", "video"))
+        frames = FrameLog()
+        video.add_sink(frames)
+        await until(lambda: len(frames.times) >= 5)
+        await asyncio.sleep(2.0)  # mid-call: receiver reports have come back through the relay
+        seen = {name: EventLog(room, "reconnecting", "reconnected", "disconnected", "trackUnsubscribed")
+                for name, room in (("alice", alice), ("bob", bob))}
+        coturn.stop()
+        await until(lambda: all(log.of("reconnecting") for log in seen.values()), timeout=10)
+        assert {getattr(log.of("reconnecting")[0][0], "code", None) for log in seen.values()} == {53405}
+        coturn.start()
+        back = time.monotonic()
+        await until(lambda: frames.count_since(back) >= 3, timeout=15)
+        await until(lambda: all(log.of("reconnected") for log in seen.values()), timeout=10)
+        print(f"video back {next(t for t in frames.times if t >= back) - back:.2f} s after coturn")
+        assert subscribed(bob, "alice", "video") is video
+        assert not any(log.of("disconnected") or log.of("trackUnsubscribed") for log in seen.values())
+        assert _local_candidate_types(bob) == {"relay"}
 
 
 async def test_the_wrong_turn_secret_fails_connect_with_53405_at_once(tmp_path: Path, coturn: Coturn) -> None:
