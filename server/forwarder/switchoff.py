@@ -6,7 +6,8 @@ forwarder decides every ``interval`` which of its subscribed video tracks it for
 * **Budget** = the smaller of the profile's ``max_subscription_bandwidth`` (twilio-video.js's
   ``maxSubscriptionBitrate``) and the downlink estimate (``downlink.py``, from the receiver
   reports of the subscriber's connection; lowered further by an injected cap,
-  :meth:`SwitchOff.limit_downlink` or ``faults.py``) less what its audio takes.
+  :meth:`SwitchOff.limit_downlink` or ``faults.py``) less what its audio takes; none with
+  ``trackSwitchOffMode="disabled"`` (``predicted`` and ``detected`` are not told apart).
 * **Allocation** (``allocation.py``): by effective priority and ``mode``, each track costing
   the bitrate its publisher sends; render hints (``enabled: false``) switch a track off
   whatever the budget.
@@ -149,6 +150,8 @@ class SwitchOff:
     def budget(self, peer: Peer) -> float | None:
         """The bps ``peer``'s video may take (None: unlimited)."""
         profile = peer.bandwidth_profile or {}
+        if profile.get("track_switch_off") == "disabled":  # trackSwitchOffMode: never for bandwidth
+            return None
         downlink = _min(peer.downlink.bps, peer.downlink_cap)
         if downlink is not None:
             audio = sum(o.inbound.bitrate or 0.0 for o in peer.outbound.values() if o.inbound.kind == "audio")

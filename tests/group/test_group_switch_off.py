@@ -122,6 +122,17 @@ async def test_max_subscription_bitrate_switches_off_what_does_not_fit(join, ser
     assert _publication(alice, "video").track.is_started  # the publisher still sends: only bob is cut
 
 
+async def test_track_switch_off_mode_disabled_never_switches_off_for_bandwidth(join, server) -> None:  # type: ignore[no-untyped-def]
+    await join("alice", tracks=[camera("alice")])
+    bob = await join("bob", bandwidth_profile={"video": {"maxSubscriptionBitrate": 1000,
+                                                         "trackSwitchOffMode": "disabled"}})
+    video = await until(lambda: subscribed(bob, "alice", "video"))
+    log = FrameLog()
+    video.add_sink(log)
+    await _flowing(log, more=30)  # 2 s at 15 fps, the allocation ran four times
+    assert not video.is_switched_off
+
+
 async def _one_camera(join: Any, **video: Any) -> tuple[Any, Any, EventLog, FrameLog]:
     await join("alice", tracks=[camera("alice")])
     bob = await join("bob", bandwidth_profile={"video": video})
