@@ -108,10 +108,16 @@ class Packer:
     """What a pass-through sender packetizes with: ``pack(packet)`` only, no codec context."""
 
     def __init__(self, mime: str, clock_rate: int) -> None:
+        self.mime, self.clock_rate = mime, clock_rate
         mime = mime.lower()
         # Vp8Encoder/H264Encoder open their codec context lazily in encode(); pack() needs none.
         self._impl: Any = Vp8Encoder() if mime == "video/vp8" else H264Encoder() if mime == "video/h264" else None
         self._time_base = fractions.Fraction(1, clock_rate)
+
+    @property
+    def vp8(self) -> Vp8Encoder | None:
+        """The VP8 packetizer (its ``picture_id`` is the next frame's), if this is VP8."""
+        return self._impl if isinstance(self._impl, Vp8Encoder) else None
 
     def pack(self, packet: Packet) -> tuple[list[bytes], int]:
         if self._impl is not None:
@@ -147,6 +153,16 @@ class SharedPacker:
             self.frames += 1
         return self._packed
 
+    def pack_before(self, packets: list[Packet]) -> list[tuple[list[bytes], int, int]]:
+        """``packets`` (older frames, in order) packed as the frames just before the next one
+        :meth:`pack` makes: VP8 picture ids run on into it, so one subscriber's stream has no gap."""
+        packer = Packer(self._packer.mime, self._packer.clock_rate)
+        shared, own = self._packer.vp8, packer.vp8
+        if shared is not None and own is not None:
+            own.picture_id = (shared.picture_id - len(packets)) % (1 << 15)
+        now = ntp_time(time.time())
+        return [(*packer.pack(packet), now) for packet in packets]
+
 
 #: publisher track id → its packer, alive while a subscriber's track holds it
 _packers: weakref.WeakValueDictionary[tuple[str, str], SharedPacker] = weakref.WeakValueDictionary()
@@ -181,8 +197,18 @@ def pass_through_sender(sender: RTCRtpSender, mime: str, clock_rate: int,
     sender.send = send  # type: ignore[method-assign]  # the writer takes over when aiortc starts the sender
 
 
+#: Video frames a subscription keeps from the publisher's latest keyframe until its sender starts.
+EARLY_FRAMES = 30
+
+
 class ForwardTrack(MediaStreamTrack):
-    """Packets of one publisher track for one subscriber's sender (latest wins when it lags)."""
+    """Packets of one publisher track for one subscriber's sender (latest wins when it lags).
+
+    A video subscription asks the publisher for a keyframe as soon as it is made, and keeps
+    that keyframe and the frames after it (at most ``EARLY_FRAMES``) while the subscriber's
+    connection is being set up; when the sender starts they go out at once, so the first
+    frame does not wait a keyframe round trip after DTLS (``bench/latency.py`` phases).
+    """
 
     def __init__(self, kind: str, track_id: str, mime: str, *,
                  request_keyframe: Callable[[], None], max_queue: int | None = None) -> None:
@@ -198,19 +224,43 @@ class ForwardTrack(MediaStreamTrack):
         self._need_keyframe = kind == "video"
         self.writer: RtpWriter | None = None
         self._packer: SharedPacker | None = None
+        self._early: list[Packet] = []  # video before the sender starts: the latest keyframe on
         self.packets = 0
         self.skipped = 0
+        self.early_sent = 0
+        if kind == "video":
+            request_keyframe()
 
     def attach(self, writer: RtpWriter, packer: SharedPacker) -> None:
-        """Write every packet from now on with ``writer`` (the sender has started); video asks for a keyframe."""
+        """Write every packet from now on with ``writer`` (the sender has started): first the early
+        keyframe and what followed it, or (none kept) ask the publisher for a keyframe."""
         self.writer, self._packer = writer, packer
         self._started = True
         self._queue.clear()
-        if self.kind == "video":
+        early, self._early = self._early, []
+        if early:
+            self._need_keyframe = False
+            for frame in packer.pack_before(early):
+                writer.write(*frame)
+            self.packets += len(early)
+            self.early_sent += len(early)
+        elif self.kind == "video":
             self._request_keyframe()
 
+    def _keep_early(self, packet: Packet, keyframe: bool) -> None:
+        if keyframe:
+            self._early = [packet]
+        elif self._early:
+            self._early.append(packet)
+            if len(self._early) > EARLY_FRAMES:  # too old to show: a fresh keyframe when the sender starts
+                self._early = []
+
     def push(self, packet: Packet, keyframe: bool) -> None:
-        if self.readyState != "live" or not self._started:
+        if self.readyState != "live":
+            return
+        if not self._started:
+            if self.kind == "video":
+                self._keep_early(packet, keyframe)
             return
         if self._need_keyframe:
             if not keyframe:
@@ -235,7 +285,11 @@ class ForwardTrack(MediaStreamTrack):
     async def recv(self) -> Packet:
         if not self._started:
             self._started = True
-            if self.kind == "video":
+            early, self._early = self._early, []
+            if early:
+                self._need_keyframe = False
+                self._queue.extend(early)
+            elif self.kind == "video":
                 self._request_keyframe()
         while not self._queue:
             if self.readyState != "live":
@@ -248,5 +302,6 @@ class ForwardTrack(MediaStreamTrack):
     def stop(self) -> None:
         super().stop()
         self.writer = self._packer = None
+        self._early = []
         self._queue.clear()
         self._event.set()

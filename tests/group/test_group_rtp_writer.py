@@ -7,6 +7,7 @@ subscriber comes back as RTX from the writer's history when the subscriber NACKs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -35,6 +36,14 @@ async def _watch(viewer: Any) -> FrameLog:
     return log
 
 
+def _reported(sender: Any) -> Callable[[], bool]:
+    """Whether the subscriber's receiver reports on this sender have counted packets received."""
+    def check() -> bool:
+        return any(s.type == "remote-inbound-rtp" and s.packetsReceived > 0
+                   for s in sender._RTCRtpSender__stats.values())
+    return check
+
+
 def _in_order(counters: list[int]) -> bool:
     return counters == sorted(set(counters))
 
@@ -58,8 +67,7 @@ async def test_three_subscribers_get_whole_frames_in_order_packetized_once(serve
         stats = list((await out.transceiver.sender.getStats()).values())
         sent = next(s for s in stats if s.type == "outbound-rtp")
         assert sent.packetsSent >= out.track.writer.packets > 0
-        await until(lambda out=out: any(s.type == "remote-inbound-rtp" and s.packetsReceived > 0 for s in
-                                        out.transceiver.sender._RTCRtpSender__stats.values()), timeout=6)
+        await until(_reported(out.transceiver.sender), timeout=6)
 
 
 async def test_a_late_subscriber_starts_at_a_keyframe(server, join) -> None:  # type: ignore[no-untyped-def]
