@@ -15,6 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,13 +32,17 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(ordered), 2), "p90": round(p90, 2), "max": round(ordered[-1], 2)}
 
 
-async def one_run(server, room: str) -> tuple[float, float]:
+async def one_run(server, room: str, on_start: Callable[[], None] | None = None) -> tuple[float, float]:
+    """(``connect()`` → connected, connected → first remote frame) in ms of the second participant;
+    ``on_start()`` is called just before its ``connect()`` (bench/latency.py starts its timeline there)."""
     def camera(label: str) -> LocalVideoTrack:
         return LocalVideoTrack(SyntheticVideoSource(320, 240, 15, label=label))
 
     first = await connect(server.token("first", room), url=server.url, name=room, tracks=[camera("first")])
     started = asyncio.get_running_loop().create_future()
 
+    if on_start is not None:
+        on_start()
     t0 = time.perf_counter()
     second = await connect(server.token("second", room), url=server.url, name=room, tracks=[camera("second")])
     connected = time.perf_counter()
