@@ -213,6 +213,7 @@ class LocalParticipantSignaling(ParticipantSignaling):
         self.revision = 1
         self.tracks: dict[str, LocalTrackSignaling] = {}
         self.signaling_region: str | None = None
+        self._warnings_revision = 0  # of the last RSP warning applied
 
     def snapshot(self) -> protocol.LocalParticipantState:
         tracks = [t.to_wire() for t in self.tracks.values()]
@@ -220,10 +221,12 @@ class LocalParticipantSignaling(ParticipantSignaling):
         return protocol.LocalParticipantState(revision=self.revision, tracks=tracks, media_warnings=warnings)
 
     def _handle_media_states(self, states: Mapping[str, Any] | None) -> None:
-        """RSP ``warning {states: {revision, tracks: {<track SID>: {recordings}}}}``."""
+        """RSP ``warning {states: {revision, tracks: {<track SID>: {recordings}}}}`` (a newer revision)."""
         tracks = states.get("tracks") if isinstance(states, Mapping) else None
-        if not isinstance(tracks, Mapping):
+        revision = states.get("revision") if isinstance(states, Mapping) else None
+        if not isinstance(tracks, Mapping) or not isinstance(revision, int) or revision <= self._warnings_revision:
             return
+        self._warnings_revision = revision
         for tsig in list(self.tracks.values()):
             entry = tracks.get(tsig.sid) if tsig.sid is not None else None
             if isinstance(entry, Mapping):
@@ -699,6 +702,7 @@ class RoomSignaling(EventEmitter):
         for publisher, track_id in list(self._media):
             self.media_track_removed(track_id, publisher)
         self._published_revision = self._subscribed_revision = self._recording_revision = 0
+        self.local_participant._warnings_revision = 0  # the new server counts its warnings afresh
         self._tombstones.clear()
         for psig in self.participants.values():
             psig.revision = 0

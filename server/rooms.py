@@ -732,7 +732,8 @@ class RoomRegistry:
                       now: float) -> tuple[list[Track], list[Track], bool]:
         """Diff the client's track list against the published one. Returns (added, removed, changed)."""
         room = participant.room
-        participant.media_warnings = tuple(state.media_warnings or ())
+        if state.media_warnings is not None:  # twilio-video.js sends them in connect only
+            participant.media_warnings = tuple(state.media_warnings)
         wanted: dict[str, p.LocalTrackState] = {}
         for t in state.tracks:
             wanted.setdefault(t.id, t)

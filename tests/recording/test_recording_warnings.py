@@ -61,3 +61,32 @@ async def test_a_disabled_track_is_not_lost_media(server: RunningServer, join: J
     mic.enable()
     await asyncio.sleep(1.0)
     assert log.items == []
+
+
+async def test_the_wire_as_twilio_video_js_speaks_it(server: RunningServer) -> None:
+    """A twilio-video.js client asks in ``connect`` only (its updates carry no media_warnings) and
+    reads ``warning {states: {revision, tracks: {<sid>: {recordings}}}}``: a recorded track that never
+    sent media is NO_MEDIA for it, even after an update."""
+    from core import protocol as p
+    from rspclient import RspClient, track
+
+    room = recorded_room(server)
+    client = await RspClient.open(server.url)
+    try:
+        body = client.connect_body(server.token("browser"), "rec", tracks=[track("mic", "audio")])
+        assert body.participant is not None
+        body.participant.media_warnings = ["recordings"]
+        await client.hello(body)
+        connected = await client.expect(p.Connected)
+        client.session = connected.session
+        client.start_heartbeats()
+        assert connected.recording == p.Recording(revision=1, is_recording=False)  # nothing recorded yet
+        started = await client.expect(lambda m: isinstance(m, p.ServerUpdate) and m.recording is not None)
+        assert started.recording == p.Recording(revision=2, is_recording=True)  # its own track now is
+        sid = connected.published.tracks[0].sid
+        await client.publish([track("mic", "audio")])  # an update without media_warnings
+        warning = await client.expect(p.Warning, timeout=MEDIA_LOST_S + 3)
+        assert warning.states == {"revision": 1, "tracks": {sid: {"recordings": "NO_MEDIA"}}}
+        assert room.participants[connected.participant.sid].media_warnings == ("recordings",)
+    finally:
+        await client.close()
