@@ -88,6 +88,7 @@ class Recordings:
         self._rooms: dict[str, _RoomState] = {}
         self._closing: set[asyncio.Future[Any]] = set()
         self._watch: asyncio.Task[None] | None = None
+        self._stopped = False
         registry.listeners.append(self._on_event)
 
     # --- rules ----------------------------------------------------------------------------
@@ -121,7 +122,7 @@ class Recordings:
     # --- room events ------------------------------------------------------------------------
 
     def _on_event(self, event: str, room: Room, participant: Participant | None, track: Track | None) -> None:
-        if room.type in PEER_TO_PEER_TYPES:
+        if room.type in PEER_TO_PEER_TYPES or self._stopped:
             return
         if event == "room-created":
             self._state(room)
@@ -256,7 +257,8 @@ class Recordings:
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Graceful stop: every file is finished and its recording completed."""
+        """Graceful stop: every file is finished and its recording completed; nothing records after."""
+        self._stopped = True
         for state in self._rooms.values():
             for active in list(state.active.values()):
                 self._stop(active)
