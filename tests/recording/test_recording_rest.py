@@ -52,6 +52,12 @@ async def test_list_fetch_media_and_delete(server: RunningServer, join: JoinFn) 
                                   set(kinds.values()))):
             got = {r["source_sid"] for r in (await _get(http, "/v1/Recordings", **params))["recordings"]}
             assert got == expected, params
+        first = await _get(http, "/v1/Recordings", PageSize=1)
+        assert len(first["recordings"]) == 1 and first["meta"]["next_page_url"] is not None
+        async with http.get(first["meta"]["next_page_url"]) as response:
+            second = await response.json()
+        assert [r["sid"] for r in first["recordings"] + second["recordings"]] == [r["sid"] for r in listed]
+        assert second["meta"]["next_page_url"] is None
         in_room = await _get(http, f"/v1/Rooms/{room.sid}/Recordings")
         assert {r["sid"] for r in in_room["recordings"]} == {r["sid"] for r in rows}
         assert all(r["room_sid"] == room.sid for r in in_room["recordings"])
