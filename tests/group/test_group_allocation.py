@@ -76,4 +76,13 @@ def test_the_downlink_estimate_follows_loss_and_lifts_after_a_clean_spell() -> N
     assert est.observe(7.1, 0.5e6, 0.0) is None  # 4 s without loss: lifted (the tracks may come back)
     est.observe(8.0, 1e6, 0.4)  # loss at once after the lift: the next lift waits twice as long
     assert est.recover_after == 8.0
-    assert est.observe(8.5, None, None) is not None  # no report: nothing learnt
+    assert est.observe(8.5, 0.6e6, None) == 0.8e6  # no report: nothing learnt
+    assert est.observe(9.0, 0.3e6, 0.4) == 0.8e6  # within HOLD_S of the cut: its effect is not seen yet
+    assert est.observe(10.5, 0.3e6, 0.4) == 0.3e6 * 0.8
+
+
+def test_nothing_sent_counts_as_no_loss() -> None:
+    est = DownlinkEstimate(recover_s=4.0)
+    est.observe(0.0, 1e6, 0.5)
+    est.observe(1.0, 0.0, None)  # every track switched off: no reports grow
+    assert est.observe(5.5, 0.0, None) is None  # lifted: the tracks may come back

@@ -10,11 +10,13 @@ profile's own ``maxSubscriptionBitrate``.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
 
 from callutil import EventLog, FrameLog, until
+from core.media import faults
 from groupkit import camera, forwarder_of, remote_of, subscribed
 
 pytestmark = pytest.mark.media
@@ -106,6 +108,45 @@ async def test_the_subscribers_priority_decides_which_video_goes(join, server) -
     assert [args[0] for args in seen.of("trackSwitchedOff")] == [carol_video]
     assert not alice_video.is_switched_off
     await _stopped(logs["carol"])
+    await _flowing(logs["alice"])
+
+
+class _Policer(faults.OutgoingLoss):
+    """A downlink of ``bps``: RTP beyond it (a 200 ms bucket) never leaves; RTCP always does."""
+
+    def __init__(self, bps: float) -> None:
+        super().__init__()
+        self.bps = bps
+        self._tokens = bps / 8 * 0.2
+        self._at = time.monotonic()
+
+    def drop(self, data: bytes) -> bool:
+        if self.bps <= 0 or (len(data) >= 2 and 192 <= data[1] <= 223):
+            return False
+        now = time.monotonic()
+        self._tokens = min(self.bps / 8 * 0.2, self._tokens + (now - self._at) * self.bps / 8)
+        self._at = now
+        if self._tokens < len(data):
+            self.dropped += 1
+            return True
+        self._tokens -= len(data)
+        return False
+
+
+async def test_a_congested_downlink_is_seen_in_receiver_reports_and_switches_off(join, server) -> None:  # type: ignore[no-untyped-def]
+    """No injected estimate: a real bottleneck on the server's sending side, which the
+    subscriber's receiver reports show as loss (server.forwarder.downlink)."""
+    bob, seen, logs = await _two_cameras_and_a_viewer(join, server)
+    rates = await _measured(server)
+    peer = forwarder_of(server, "group").peers[bob.local_participant.sid]
+    policer = _Policer(max(rates.values()) * 1.4)
+    faults.install()
+    policer.attach(peer.sub.pc)
+    await until(lambda: seen.of("trackSwitchedOff"), timeout=8)
+    assert [args[0] for args in seen.of("trackSwitchedOff")] == [subscribed(bob, "alice", "video")]
+    assert policer.dropped > 0 and peer.downlink.bps is not None
+    policer.bps = 0  # the bottleneck goes: no loss, the estimate is lifted after a clean spell
+    await until(lambda: seen.of("trackSwitchedOn"), timeout=12)
     await _flowing(logs["alice"])
 
 
