@@ -233,7 +233,7 @@ async def _start(config: ServerConfig, media_backend: Callable[[Room], MediaBack
     callbacks = StatusCallbacks(timeout_s=config.callback_timeout_s)
     callbacks.start()
     registry = RoomRegistry(config, credentials.account_sid, store, callbacks, backend_factory=media_backend)
-    recordings = Recordings(registry, store, config.data_dir)
+    recordings = Recordings(registry, store, config.data_dir, restored_rules=previous.recording_rules)
     state = ServerState(config, credentials, store, callbacks, registry, recordings)
     # keepalive_timeout also closes a connection that never completes a request (half-open).
     runner = web.AppRunner(create_app(state), access_log=None, handle_signals=False,

@@ -112,6 +112,12 @@ CREATE TABLE IF NOT EXISTS recordings (
     path TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS recordings_by_date ON recordings (date_created);
+CREATE TABLE IF NOT EXISTS recording_rules (
+    room_sid TEXT PRIMARY KEY,
+    rules TEXT NOT NULL,
+    date_created REAL NOT NULL,
+    date_updated REAL NOT NULL
+);
 CREATE INDEX IF NOT EXISTS recordings_by_room ON recordings (room_sid, date_created);
 """
 
@@ -165,6 +171,8 @@ class Previous:
     unfinished: list[Unfinished] = field(default_factory=list)
     #: When it was last known alive (UNIX seconds; None for a new database).
     alive: float | None = None
+    #: The REST Recording Rules of those rooms, by room SID (what they record when held again).
+    recording_rules: dict[str, Record] = field(default_factory=dict)
 
 
 class Store:
@@ -216,6 +224,9 @@ class Store:
                     unfinished.participants.append(
                         UnfinishedParticipant(person, {t["name"]: t["sid"] for t in tracks}))
                 previous.unfinished.append(unfinished)
+                rules = self._one("SELECT * FROM recording_rules WHERE room_sid=?", (room["sid"],))
+                if rules is not None:
+                    previous.recording_rules[room["sid"]] = rules
             db.execute("UPDATE participants SET status='reconnecting' WHERE status NOT IN"
                        " ('disconnected', 'reconnecting')")
             db.execute("UPDATE tracks SET status='unpublished', date_updated=? WHERE status='published'", (now,))
@@ -275,6 +286,9 @@ class Store:
 
     def save_subscribe_rules(self, record: Record) -> None:
         self._submit(self._upsert, "subscribe_rules", dict(record))
+
+    def save_recording_rules(self, record: Record) -> None:
+        self._submit(self._upsert, "recording_rules", dict(record))
 
     def save_recording(self, record: Record) -> None:
         self._submit(self._upsert, "recordings", dict(record))

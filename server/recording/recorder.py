@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,7 +79,8 @@ class Recordings:
     """The server's recordings (``ServerState.recordings``)."""
 
     def __init__(self, registry: RoomRegistry, store: Store, data_dir: Path, *,
-                 media_lost_s: float = MEDIA_LOST_S, check_interval: float = 1.0) -> None:
+                 media_lost_s: float = MEDIA_LOST_S, check_interval: float = 1.0,
+                 restored_rules: Mapping[str, Record] | None = None) -> None:
         self.registry = registry
         self.store = store
         self.directory = Path(data_dir) / "recordings"
@@ -89,6 +91,8 @@ class Recordings:
         self._closing: set[asyncio.Future[Any]] = set()
         self._watch: asyncio.Task[None] | None = None
         self._stopped = False
+        #: Rules set over REST in rooms the previous run left in progress (``Previous.recording_rules``).
+        self._restored_rules = dict(restored_rules or {})
         registry.listeners.append(self._on_event)
 
     # --- rules ----------------------------------------------------------------------------
@@ -97,6 +101,10 @@ class Recordings:
         state = self._rooms.get(room.sid)
         if state is None:
             state = self._rooms[room.sid] = _RoomState([*default_rules(room.options.record_participants_on_connect)])
+            saved = self._restored_rules.pop(room.sid, None)
+            if saved is not None:  # the room is held again after a restart: its rules hold too
+                state.rules, state.date_created, state.date_updated = (
+                    saved["rules"], saved["date_created"], saved["date_updated"])
         return state
 
     def rules_of(self, room: Room) -> Record:
@@ -111,6 +119,7 @@ class Recordings:
         state.rules = rules
         state.date_created = state.date_created or now
         state.date_updated = now
+        self.store.save_recording_rules(self.rules_of(room))
         self._refresh(room)
         return self.rules_of(room)
 

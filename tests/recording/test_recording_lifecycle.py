@@ -88,3 +88,31 @@ async def test_recordings_are_status_callback_events(server: RunningServer, join
         assert int(completed["RecordingSize"]) == row["size"] > 0
     finally:
         await receiver.close()
+
+
+async def test_rules_set_over_rest_hold_across_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A room recording everyone, told to record nothing: after a graceful restart it is held again
+    with the rules it had, and a participant publishing there is not recorded."""
+    from core import connect
+    from core.media import loopback
+
+    with loopback.loopback_only():
+        server = await start_server(port=0, data_dir=tmp_path, dev=True, default_room_type="group")
+        room = recorded_room(server)
+        server.state.recordings.set_rules(room, [{"type": "exclude", "all": True}])
+        await server.close()
+        server = await start_server(port=0, data_dir=tmp_path, dev=True, default_room_type="group")
+        try:
+            held = server.registry.find_room("rec")
+            assert held is not None and held.sid == room.sid and held.options.record_participants_on_connect
+            assert server.state.recordings.rules_of(held)["rules"] == [{"type": "exclude", "all": True}]
+            alice = await connect(server.token("alice", "rec"), url=server.url, name="rec",
+                                  tracks=[microphone("alice")])
+            try:
+                await until(lambda: held.track_count == 1)
+                await asyncio.sleep(0.5)
+                assert await recordings(server, held.sid) == [] and not alice.is_recording
+            finally:
+                alice.disconnect()
+        finally:
+            await server.close()
