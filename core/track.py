@@ -211,7 +211,7 @@ class _LocalMediaTrack:
         if media_kind != kind:
             raise TypeError(f"{type(self).__name__} needs a {kind} MediaStreamTrack, got {media_kind!r}")
         track_id = str(getattr(media_track, "id", None) or uuid.uuid4())
-        super().__init__(kind, track_id if name is None else name, media_track)  # type: ignore[call-arg]
+        super().__init__(kind, track_id if name is None else name, media_track)  # type: ignore[call-arg]  # a mixin: the media track class after it in the MRO takes these
         self._id = track_id
         self._is_stopped = False
         self._is_muted = False
@@ -277,7 +277,7 @@ class _LocalMediaTrack:
         """Deliver the source's frames to ``sink`` (self-view, meters), latest frame wins."""
         from .local_tracks import local_source
 
-        local_source(self).preview.add_sink(sink)  # type: ignore[arg-type]
+        local_source(self).preview.add_sink(sink)  # type: ignore[arg-type]  # a mixin: self is a LocalAudioTrack or LocalVideoTrack
 
     def remove_sink(self, sink: Any) -> None:
         source = getattr(self, "_local_source", None)
@@ -402,7 +402,7 @@ class _RemoteTrack:
         is_switched_off: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]  # a mixin: the track class after it in the MRO takes the rest
         self._sid = sid
         self._priority: str | None = None
         self._on_priority = on_priority

@@ -40,7 +40,7 @@ def _wrap(cls: type, name: str, key: str) -> None:
         _count(key)
         return original(self, *args, **kwargs)
 
-    wrapper._confab_audit = True  # type: ignore[attr-defined]
+    wrapper._confab_audit = True  # type: ignore[attr-defined]  # marks the wrapper so install() wraps once
     setattr(cls, name, wrapper)
 
 

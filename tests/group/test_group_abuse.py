@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from callutil import EventLog, FrameLog, camera, remote_of, subscribed, until
+from callutil import EventLog, FrameLog, JoinFn, camera, remote_of, subscribed, until
 from core import LocalDataTrack, LocalVideoTrack, TwilioError
 from core.media.sources import SyntheticVideoSource
 
@@ -26,7 +26,7 @@ def _video_with_id(track_id: str, width: int, height: int) -> LocalVideoTrack:
     return LocalVideoTrack(source, name="camera")
 
 
-async def test_a_track_id_taken_by_another_participant_is_refused_and_never_forwarded(join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_track_id_taken_by_another_participant_is_refused_and_never_forwarded(join: JoinFn) -> None:
     victim_camera = camera("victim", 320, 240)
     victim = await join("victim", tracks=[victim_camera])
     observer = await join("observer")
@@ -50,7 +50,7 @@ async def test_a_track_id_taken_by_another_participant_is_refused_and_never_forw
     assert victim.state == "connected"
 
 
-async def test_a_data_track_named_like_a_media_signaling_channel_is_refused(join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_data_track_named_like_a_media_signaling_channel_is_refused(join: JoinFn) -> None:
     speaker = await join("speaker", tracks=[camera("speaker")])
     observer = await join("observer", dominant_speaker=True)
     changes = EventLog(observer, "dominantSpeakerChanged")
@@ -71,7 +71,7 @@ async def test_a_data_track_named_like_a_media_signaling_channel_is_refused(join
     assert speaker.state == "connected"
 
 
-async def test_every_subscriber_of_a_quick_join_decodes_the_publisher(join) -> None:  # type: ignore[no-untyped-def]
+async def test_every_subscriber_of_a_quick_join_decodes_the_publisher(join: JoinFn) -> None:
     """The join race: a subscribe offer that overtook ``connected`` used to be dropped (~1 in 10)."""
     await join("publisher", tracks=[camera("publisher", 160, 120)])
     joins = 12

@@ -12,6 +12,7 @@ import json
 import statistics
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ BOTS = ("bot-a", "bot-b", "bot-c")
 
 
 @pytest.fixture
-def audited_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+def audited_server(tmp_path: Path) -> Iterator[str]:
     with server_process(tmp_path / "data", "--default-room-type", "group", env={"CONFAB_CODEC_AUDIT": "1"}) as url:
         yield url
 

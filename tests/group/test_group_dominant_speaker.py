@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
-from callutil import until
+from callutil import JoinFn, until
 from core import LocalAudioTrack
 from core.media.sources import SyntheticAudioSource
+from server.app import RunningServer
 
 pytestmark = pytest.mark.media
 
@@ -35,7 +37,7 @@ MAX_LAG_S = 1.0
 
 
 @pytest.mark.parametrize("room_type", ["group", "peer-to-peer"])
-async def test_the_dominant_speaker_follows_the_script(join, server, room_type) -> None:  # type: ignore[no-untyped-def]
+async def test_the_dominant_speaker_follows_the_script(join: JoinFn, server: RunningServer, room_type: str) -> None:
     name = f"ds-{room_type}"
     if room_type != "group":
         server.registry.create_room(_options(room_type, name))
@@ -70,7 +72,7 @@ async def test_the_dominant_speaker_follows_the_script(join, server, room_type) 
     assert observer.dominant_speaker is None
 
 
-def _options(room_type: str, name: str):  # type: ignore[no-untyped-def]
+def _options(room_type: str, name: str) -> Any:
     from server.rooms import RoomOptions
 
     return RoomOptions(type=room_type, unique_name=name)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
-from callutil import FrameLog, until
+from callutil import FrameLog, JoinFn, until
 from core import LocalDataTrack
 from groupkit import camera, forwarder_of, microphone, remote_of, subscribed
+from server.app import RunningServer
 from server.forwarder import Forwarder
 
 pytestmark = pytest.mark.media
 
 
-async def test_three_participants_receive_each_others_frames_audio_and_data(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_three_participants_receive_each_others_frames_audio_and_data(
+        join: JoinFn, server: RunningServer) -> None:
     names = ("alice", "bob", "carol")
     rooms = {}
     for name in names:
@@ -53,7 +56,7 @@ async def test_three_participants_receive_each_others_frames_audio_and_data(join
     assert all(got == [f"hello from {other}"] for (me, other), got in messages.items())
 
 
-async def test_a_late_joiner_gets_a_keyframe_at_once(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_a_late_joiner_gets_a_keyframe_at_once(join: JoinFn, server: RunningServer) -> None:
     from callutil import keyframe_requests
 
     cam = camera("alice")
@@ -75,7 +78,7 @@ async def test_a_late_joiner_gets_a_keyframe_at_once(join, server) -> None:  # t
     assert inbound["keyframes"] >= 2
 
 
-async def test_unpublish_rules_and_leave_tear_forwarding_down(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_unpublish_rules_and_leave_tear_forwarding_down(join: JoinFn, server: RunningServer) -> None:
     def media_tasks() -> list[asyncio.Task]:
         # Local tracks' own preview tasks are theirs (they stop with the source), not the call's.
         return [t for t in asyncio.all_tasks()
@@ -132,7 +135,7 @@ async def test_unpublish_rules_and_leave_tear_forwarding_down(join, server) -> N
     await until(lambda: len(media_tasks()) <= baseline, timeout=10)
 
 
-async def test_video_heals_right_after_a_media_outage(join) -> None:  # type: ignore[no-untyped-def]
+async def test_video_heals_right_after_a_media_outage(join: JoinFn) -> None:
     """Both hops heal: the forwarder's receiver asks the publisher for a keyframe at once."""
     from callutil import recovery_after_outage
 
@@ -143,7 +146,7 @@ async def test_video_heals_right_after_a_media_outage(join) -> None:  # type: ig
     assert recovery < 1.5, (recovery, keyframe_requests)
 
 
-async def test_a_subscriber_priority_reaches_the_server(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_a_subscriber_priority_reaches_the_server(join: JoinFn, server: RunningServer) -> None:
     """RemoteVideoTrack.set_priority goes out on the server's track_priority channel and is kept there."""
     await join("alice", tracks=[camera("alice")])
     bob = await join("bob")
@@ -163,7 +166,7 @@ async def test_a_subscriber_priority_reaches_the_server(join, server) -> None:  
     await until(lambda: asked() == {}, timeout=5)
 
 
-async def test_a_media_tap_gets_the_forwarded_packets_from_a_keyframe_on(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_a_media_tap_gets_the_forwarded_packets_from_a_keyframe_on(join: JoinFn, server: RunningServer) -> None:
     """The recording seam: a tap on (publisher, track id) sees the media that is forwarded,
     its first video packet a keyframe, and the packets decode to the publisher's frames."""
     import av
@@ -175,7 +178,7 @@ async def test_a_media_tap_gets_the_forwarded_packets_from_a_keyframe_on(join, s
     await until(lambda: len(forwarder.stats()["peers"][sid]["inbound"]) == 2, timeout=10)
     got: dict[str, list[tuple[str, int, bool, bytes]]] = {"video": [], "audio": []}
 
-    def tap(kind: str, mime: str, clock_rate: int, packet, keyframe: bool) -> None:  # type: ignore[no-untyped-def]
+    def tap(kind: str, mime: str, clock_rate: int, packet: Any, keyframe: bool) -> None:
         got[kind].append((mime, clock_rate, keyframe, bytes(packet)))
 
     removers = [forwarder.add_tap(sid, ids[kind], tap) for kind in ("video", "audio")]

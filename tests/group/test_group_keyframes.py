@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from callutil import gap_healed_by_keyframe
+from callutil import JoinFn, gap_healed_by_keyframe
 
 pytestmark = pytest.mark.media
 
 
-async def test_a_gap_heals_by_a_keyframe_request(join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_gap_heals_by_a_keyframe_request(join: JoinFn) -> None:
     await gap_healed_by_keyframe(join)  # group

@@ -9,12 +9,13 @@ import aiohttp
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender
 
-from callutil import until
+from callutil import JoinFn, until
 from core import protocol as p
 from core.errors import TwilioError
 from core.media import loopback
 from core.media.sources import SyntheticVideoSource
 from core.signaling_transport import SignalingTransport
+from server.app import RunningServer
 
 pytestmark = pytest.mark.media
 
@@ -60,13 +61,13 @@ async def _vp8_only_offer() -> str:
     return sdp
 
 
-async def test_an_offer_without_the_rooms_video_codec_ends_with_53404(server) -> None:  # type: ignore[no-untyped-def]
+async def test_an_offer_without_the_rooms_video_codec_ends_with_53404(server: RunningServer) -> None:
     await _room(server, "h264-only", VideoCodecs="H264")
     error = await _publish_with_offer(server, "h264-only", _vp8_only_offer)
     assert error is not None and error.code == 53404, error
 
 
-async def test_an_offer_the_server_cannot_apply_ends_with_53403(server) -> None:  # type: ignore[no-untyped-def]
+async def test_an_offer_the_server_cannot_apply_ends_with_53403(server: RunningServer) -> None:
     async def no_ice_credentials() -> str:
         return ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
                 "c=IN IP4 0.0.0.0\r\na=rtpmap:96 VP8/90000\r\na=sendonly\r\na=mid:0\r\n")
@@ -76,7 +77,7 @@ async def test_an_offer_the_server_cannot_apply_ends_with_53403(server) -> None:
     assert error is not None and error.code == 53403, error
 
 
-async def test_the_room_keeps_serving_the_others(server, join) -> None:  # type: ignore[no-untyped-def]
+async def test_the_room_keeps_serving_the_others(server: RunningServer, join: JoinFn) -> None:
     """A publisher ended with 53404 leaves the other participants' room as it was."""
     await _room(server, "mixed", VideoCodecs="H264")
     watcher = await join("watcher", room="mixed")
@@ -86,7 +87,7 @@ async def test_the_room_keeps_serving_the_others(server, join) -> None:  # type:
     assert watcher.state == "connected" and watcher.participants == {}
 
 
-async def test_the_rooms_video_codecs_are_what_publishers_send(server, join) -> None:  # type: ignore[no-untyped-def]
+async def test_the_rooms_video_codecs_are_what_publishers_send(server: RunningServer, join: JoinFn) -> None:
     from groupkit import camera, subscribed
 
     await _room(server, "h264-room", VideoCodecs="H264")
@@ -98,7 +99,7 @@ async def test_the_rooms_video_codecs_are_what_publishers_send(server, join) -> 
     assert [s.codec for s in stats] == ["H264"]  # aiortc would have picked VP8, first in its offer
 
 
-async def test_an_offer_with_lf_line_endings_is_checked_all_the_same(server) -> None:  # type: ignore[no-untyped-def]
+async def test_an_offer_with_lf_line_endings_is_checked_all_the_same(server: RunningServer) -> None:
     """The codec check reads parsed SDP: LF-only lines used to slip past it unrestricted."""
     async def lf_only() -> str:
         return (await _vp8_only_offer()).replace("\r\n", "\n")

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import pytest
 
-from callutil import EventLog, stall_and_heal, until, watched_video
+from callutil import EventLog, JoinFn, stall_and_heal, until, watched_video
 from core.media import faults
 from groupkit import forwarder_of, subscribed
+from server.app import RunningServer
 
 pytestmark = pytest.mark.media
 
 
-async def test_a_stopped_publisher_reconnects_and_heals(join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_stopped_publisher_reconnects_and_heals(join: JoinFn) -> None:
     took = await stall_and_heal(join)
     assert took < 3.0, took
     print(f"first frame {took:.2f} s after the path came back")
@@ -34,7 +35,7 @@ class _Blackhole(faults.OutgoingLoss):
         return True
 
 
-async def test_a_dead_subscribe_connection_is_replaced(server, join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_dead_subscribe_connection_is_replaced(server: RunningServer, join: JoinFn) -> None:
     _publisher, viewer, video, frames = await watched_video(join)
     seen = EventLog(viewer, "reconnecting", "reconnected", "trackUnsubscribed")
     forwarder = forwarder_of(server, "group")

@@ -12,14 +12,14 @@ import itertools
 
 import pytest
 
-from callutil import levels_for, until
+from callutil import JoinFn, levels_for, until
 from core.media.faults import outgoing_loss
 from groupkit import camera, microphone, remote_of
 
 pytestmark = pytest.mark.media
 
 
-async def test_levels_follow_injected_loss_and_recover(join) -> None:  # type: ignore[no-untyped-def]
+async def test_levels_follow_injected_loss_and_recover(join: JoinFn) -> None:
     lossy = await join("lossy", tracks=[camera("lossy"), microphone("lossy")], network_quality=True)
     watcher = await join("watcher", tracks=[microphone("watcher")], network_quality={"local": 1, "remote": 1})
     changes: list[int] = []

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from callutil import EventLog, FrameLog, until
+from callutil import EventLog, FrameLog, JoinFn, until
 from core.media import faults
 from groupkit import camera, forwarder_of, remote_of, subscribed
+from server.app import RunningServer
 
 pytestmark = pytest.mark.media
 
@@ -72,7 +73,8 @@ async def _stopped(log: FrameLog, quiet: float = 1.0) -> None:
     assert len(log.counters) <= count + 1, "frames kept arriving from a switched-off track"
 
 
-async def test_a_cut_budget_switches_off_the_lowest_priority_video_and_back_on(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_a_cut_budget_switches_off_the_lowest_priority_video_and_back_on(
+        join: JoinFn, server: RunningServer) -> None:
     bob, seen, logs = await _two_cameras_and_a_viewer(join, server)
     forwarder = forwarder_of(server, "group")
     rates = await _measured(server)
@@ -94,7 +96,7 @@ async def test_a_cut_budget_switches_off_the_lowest_priority_video_and_back_on(j
     assert len(seen.of("trackSwitchedOff")) == 1
 
 
-async def test_the_subscribers_priority_decides_which_video_goes(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_the_subscribers_priority_decides_which_video_goes(join: JoinFn, server: RunningServer) -> None:
     bob, seen, logs = await _two_cameras_and_a_viewer(join, server)
     rates = await _measured(server)
     alice_video, carol_video = subscribed(bob, "alice", "video"), subscribed(bob, "carol", "video")
@@ -133,7 +135,8 @@ class _Policer(faults.OutgoingLoss):
         return False
 
 
-async def test_a_congested_downlink_is_seen_in_receiver_reports_and_switches_off(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_a_congested_downlink_is_seen_in_receiver_reports_and_switches_off(
+        join: JoinFn, server: RunningServer) -> None:
     """No injected estimate: a real bottleneck on the server's sending side, which the
     subscriber's receiver reports show as loss (server.forwarder.downlink)."""
     bob, seen, logs = await _two_cameras_and_a_viewer(join, server)
@@ -150,7 +153,7 @@ async def test_a_congested_downlink_is_seen_in_receiver_reports_and_switches_off
     await _flowing(logs["alice"])
 
 
-async def test_max_subscription_bitrate_switches_off_what_does_not_fit(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_max_subscription_bitrate_switches_off_what_does_not_fit(join: JoinFn, server: RunningServer) -> None:
     alice = await join("alice", tracks=[camera("alice")])
     bob = await join("bob", bandwidth_profile={"video": {"maxSubscriptionBitrate": 1000}})
     seen = EventLog(bob, "trackSwitchedOff", "trackSwitchedOn")
@@ -163,7 +166,8 @@ async def test_max_subscription_bitrate_switches_off_what_does_not_fit(join, ser
     assert _publication(alice, "video").track.is_started  # the publisher still sends: only bob is cut
 
 
-async def test_track_switch_off_mode_disabled_never_switches_off_for_bandwidth(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_track_switch_off_mode_disabled_never_switches_off_for_bandwidth(
+        join: JoinFn, server: RunningServer) -> None:
     await join("alice", tracks=[camera("alice")])
     bob = await join("bob", bandwidth_profile={"video": {"maxSubscriptionBitrate": 1000,
                                                          "trackSwitchOffMode": "disabled"}})
@@ -189,7 +193,7 @@ def _reasons(server: Any, room: Any) -> dict[str, str]:
     return dict(forwarder_of(server, "group").stats()["peers"][room.local_participant.sid]["switched_off"])
 
 
-async def test_manual_switch_off_and_on(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_manual_switch_off_and_on(join: JoinFn, server: RunningServer) -> None:
     bob, video, seen, log = await _one_camera(join, clientTrackSwitchOffControl="manual")
     assert video.switch_off() is video
     await until(lambda: video.is_switched_off, timeout=5)
@@ -201,7 +205,7 @@ async def test_manual_switch_off_and_on(join, server) -> None:  # type: ignore[n
     assert seen.names() == ["trackSwitchedOff", "trackSwitchedOn"]
 
 
-async def test_auto_control_switches_off_what_is_not_rendered(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_auto_control_switches_off_what_is_not_rendered(join: JoinFn, server: RunningServer) -> None:
     bob, video, seen, log = await _one_camera(join)  # clientTrackSwitchOffControl defaults to "auto"
     with pytest.raises(RuntimeError):
         video.switch_off()  # only in manual control, as twilio-video.js
@@ -215,7 +219,7 @@ async def test_auto_control_switches_off_what_is_not_rendered(join, server) -> N
     assert seen.names() == ["trackSwitchedOff", "trackSwitchedOn"]
 
 
-async def test_content_preferences_reach_the_server_and_change_no_stream(join, server) -> None:  # type: ignore[no-untyped-def]
+async def test_content_preferences_reach_the_server_and_change_no_stream(join: JoinFn, server: RunningServer) -> None:
     bob, video, seen, log = await _one_camera(join, contentPreferencesMode="manual")
     with pytest.raises(TypeError):
         video.set_content_preferences({"render_dimensions": {"width": "wide", "height": 90}})
