@@ -1,0 +1,105 @@
+"""Connectivity lost and back, with the unmodified twilio-video.js in the room (issue 14).
+
+All UDP inside the lab's network namespace is dropped for ``OUTAGE_S`` (``iptables -A INPUT
+-p udp -j DROP``: senders see nothing wrong, nothing arrives — media, RTCP and ICE consent
+alike; the signaling WebSockets are TCP and stay up). The browser's SDK notices its ICE
+connection going away and restarts ICE (an offer with a new ufrag, twilio-video.js's
+``iceRestart``); Confab answers it — in a peer-to-peer room confab-bot as the answerer, in a
+group room the server with a new connection under the same id — and Confab's own watchdog
+rebuilds the connections it offers. When UDP is let through again, video must flow both ways
+again on the same tracks.
+
+Known limits (aiortc has no ICE restart, so "answering" one means a new connection with a
+new DTLS certificate): the browser's data channels do not survive it (confab-bot sees the
+browser's data track unsubscribed 5 s later), and in a group room the browser's video does
+not reach confab-bot again (xfail below) — both are open in issue 14.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from typing import Any
+
+import pytest
+
+from interoplab import Lab, require, run
+from test_interop import BOT, BROWSER, finish, page_videos_from, published_sid, report, wait_bot_subscribed
+
+pytestmark = pytest.mark.interop
+
+OUTAGE_S = 8.0
+AFTER_S = 10.0  # how long media is watched after UDP is back
+
+
+def _udp(lab: Lab, drop: bool) -> None:
+    rule = ["INPUT", "-p", "udp", "-j", "DROP"]
+    run(*lab.ns.exec_prefix(), "iptables", "-A" if drop else "-D", *rule)
+
+
+def _outage(lab: Lab, room_type: str) -> dict[str, Any]:
+    if shutil.which("iptables") is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("iptables is missing: .ci/run installs it", pytrace=False)
+        pytest.skip("iptables is not installed: apt-get install iptables")
+    room = lab.room(room_type)
+    bot = lab.bot(BOT, room, OUTAGE_S + AFTER_S + 20, None, "--log-level", "INFO")  # INFO: its rebuilds
+    require(bot.wait_event("connected", 20), f"confab-bot did not connect: {bot.stderr()[-2000:]}")
+    page = lab.page(BROWSER, room)
+    connected = page.wait_connected()
+    require(wait_bot_subscribed(bot, {"video"}), "confab-bot never subscribed the browser's video")
+    time.sleep(3.0)
+    _udp(lab, True)
+    try:
+        time.sleep(OUTAGE_S)
+    finally:
+        _udp(lab, False)
+    back = time.time()
+    time.sleep(AFTER_S)
+    final = finish(page, bot)
+    videos = page_videos_from(final, BOT)
+    require(len(videos) == 1, f"the page should show exactly one video track of the bot: {videos}")
+    sid = next(iter(videos))
+    page_before = page.frames_at(back).get(sid, 0)
+    page_first = next((t["wall"] for t in page.reports("tick") if t["wall"] > back
+                       and t["frames"].get(sid, 0) > page_before), None)
+    lines = bot.video_from(BROWSER).get(published_sid(connected, "video"), {}).get("lines", [])
+    bot_after, bot_first, previous = 0, None, max([f for w, f in lines if w <= back] or [0])
+    for wall, frames in ((w, f) for w, f in lines if w > back):  # a new RemoteVideoTrack counts from 0
+        gained = frames - previous if frames >= previous else frames
+        bot_after += gained
+        bot_first = bot_first or (wall if gained > 0 else None)
+        previous = frames
+    summary = {
+        "page_events": [(e.get("event"), e.get("code")) for e in page.events()
+                        if e.get("event") in ("reconnecting", "reconnected", "trackUnsubscribed", "disconnected")
+                        and back - OUTAGE_S <= e.get("wall", 0) <= back + AFTER_S],
+        "bot_events": [(e.get("event"), e.get("code") or e.get("kind")) for e in bot.events()
+                       if e.get("event") in ("reconnecting", "reconnected", "trackUnsubscribed", "trackSubscribed",
+                                             "disconnected") and back - OUTAGE_S <= e.get("wall", 0) <= back + AFTER_S],
+        "page_frames_after": videos[sid]["frames"] - page_before,
+        "bot_frames_after": bot_after,
+        "page_video_back_s": round(page_first - back, 2) if page_first else None,
+        "bot_video_back_s": round(bot_first - back, 2) if bot_first else None,
+        "page_state": final["state"],
+    }
+    report(f"{room_type}_outage", summary)
+    if summary["bot_frames_after"] < 40:
+        print("\n".join(line for line in bot.stderr().splitlines() if "aioice" not in line)[-4000:])
+    return summary
+
+
+@pytest.mark.parametrize("room_type", [
+    "peer-to-peer",
+    # Known defect (issue 14, open): after the outage the browser's video reaches the server
+    # again, but confab-bot decodes none of it through its rebuilt subscribe connection.
+    pytest.param("group", marks=pytest.mark.xfail(raises=AssertionError, strict=False,
+                                                  reason="browser video to a Confab subscriber after an outage")),
+])
+def test_media_comes_back_both_ways_after_an_outage(case: Lab, room_type: str) -> None:
+    summary = _outage(case, room_type)
+    assert summary["page_state"] == "connected", summary
+    assert not [e for e in summary["page_events"] if e[0] in ("trackUnsubscribed", "disconnected")], summary
+    assert summary["page_frames_after"] >= 40, summary  # the bot's video at the browser (15 fps)
+    assert summary["bot_frames_after"] >= 40, summary   # the browser's video at the bot (20 fps)
