@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from callutil import EventLog, FrameLog, JoinFn, until
+from core import LocalAudioTrack
 from core.media import faults
+from core.media.sources import SyntheticAudioSource
 from groupkit import camera, forwarder_of, remote_of, subscribed
 from server.app import RunningServer
 
@@ -151,6 +153,27 @@ async def test_a_congested_downlink_is_seen_in_receiver_reports_and_switches_off
     policer.bps = 0  # the bottleneck goes: no loss, the estimate is lifted after a clean spell
     await until(lambda: seen.of("trackSwitchedOn"), timeout=12)
     await _flowing(logs["alice"])
+
+
+async def test_the_dominant_speakers_video_is_raised_to_dominant_speaker_priority(
+        join: JoinFn, server: RunningServer) -> None:
+    talking = SyntheticAudioSource("tone", label="alice")
+    alice = await join("alice", tracks=[camera("alice"), LocalAudioTrack(talking, name="microphone")])
+    carol = await join("carol", tracks=[camera("carol")])
+    _publication(alice, "video").set_priority("low")  # low, but she talks: high while dominant
+    _publication(carol, "video").set_priority("standard")
+    bob = await join("bob", dominant_speaker=True,
+                     bandwidth_profile={"video": {"mode": "presentation", "dominantSpeakerPriority": "high"}})
+    seen = EventLog(bob, "trackSwitchedOff", "trackSwitchedOn")
+    await until(lambda: bob.dominant_speaker is not None and bob.dominant_speaker.identity == "alice", timeout=10)
+    await until(lambda: subscribed(bob, "carol", "video") and subscribed(bob, "alice", "video"))
+    rates = await _measured(server)
+    forwarder = forwarder_of(server, "group")
+    audio = next(i["bitrate"] for i in forwarder.stats()["peers"][alice.local_participant.sid]["inbound"].values()
+                 if i["kind"] == "audio")
+    forwarder.limit_downlink(bob.local_participant.sid, max(rates.values()) * 1.4 + audio)  # bob's audio comes first
+    await until(lambda: seen.of("trackSwitchedOff"), timeout=5)
+    assert [args[0] for args in seen.of("trackSwitchedOff")] == [subscribed(bob, "carol", "video")]
 
 
 async def test_max_subscription_bitrate_switches_off_what_does_not_fit(join: JoinFn, server: RunningServer) -> None:
