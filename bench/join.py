@@ -32,15 +32,18 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(ordered), 2), "p90": round(p90, 2), "max": round(ordered[-1], 2)}
 
 
-async def one_run(server, room: str, on_start: Callable[[], None] | None = None) -> tuple[float, float]:
-    """(``connect()`` → connected, connected → first remote frame) in ms of the second participant;
-    ``on_start()`` is called just before its ``connect()`` (bench/latency.py starts its timeline there)."""
+async def one_run(server, room: str, on_start: Callable[[], None] | None = None,
+                  settle: float = 0.0) -> tuple[float, float]:
+    """(``connect()`` → connected, connected → first remote frame) in ms of the second participant,
+    which joins ``settle`` s after the first; ``on_start()`` is called just before its ``connect()``
+    (bench/latency.py starts its timeline there)."""
     def camera(label: str) -> LocalVideoTrack:
         return LocalVideoTrack(SyntheticVideoSource(320, 240, 15, label=label))
 
     first = await connect(server.token("first", room), url=server.url, name=room, tracks=[camera("first")])
     started = asyncio.get_running_loop().create_future()
 
+    await asyncio.sleep(settle)
     if on_start is not None:
         on_start()
     t0 = time.perf_counter()

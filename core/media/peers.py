@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCRtpSender
+from aiortc.contrib.media import RelayStreamTrack
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .. import protocol as p
@@ -52,6 +53,12 @@ class LocalFeed(MediaStreamTrack):
 
     While disabled it keeps draining the source (so frames don't go stale) and returns
     nothing, so the RTP sender sends nothing.
+
+    aiortc's ``MediaRelay`` registers a proxy only on its first ``recv()`` and then waits for
+    the *next* captured frame, so a sender starting after DTLS waited up to a frame interval
+    (67 ms at 15 fps; bench/latency.py's P2P phases showed ~50 ms from DTLS to the first RTP
+    against 7 ms for a bare aiortc pair). The feed registers its proxy when it is made
+    (``RelayStreamTrack._relay._start``, aiortc 1.16), so the latest frame is ready then.
     """
 
     def __init__(self, track_id: str, kind: str, source: MediaStreamTrack) -> None:
@@ -60,6 +67,11 @@ class LocalFeed(MediaStreamTrack):
         self.kind = kind
         self._id = track_id
         self._source = source
+        if isinstance(source, RelayStreamTrack):
+            relay = getattr(source, "_relay", None)
+            if relay is None or not callable(getattr(relay, "_start", None)):
+                raise RuntimeError("aiortc's RelayStreamTrack has no _relay._start: core.media.peers cannot prime it")
+            relay._start(source)  # registered now: it holds the latest frame from here on
         self._enabled = asyncio.Event()
         self._enabled.set()
         #: Cap on the encoder's target bitrate (bps), applied before each frame (None: aiortc's own).
