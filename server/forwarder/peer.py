@@ -66,6 +66,9 @@ class Inbound:
         #: Subscribers switched back on: they get nothing until the next keyframe.
         self.resuming: set[ForwardTrack] = set()
         self._last_pli = -1e9
+        #: A keyframe was asked for before this receiver had media (a rebuilt connection):
+        #: the request goes out with the first packet, whose SSRC it needs.
+        self._pli_pending = False
         self._rate_mark: tuple[float, int] | None = None
         self._taps = taps
         self._spawn = spawn
@@ -73,6 +76,8 @@ class Inbound:
     def deliver(self, codec: Any, packet: Any) -> None:
         self.frames += 1
         self.bytes += packet.size
+        if self._pli_pending:
+            self.request_keyframe()
         if self.kind == "video":
             mime = codec.mimeType
             data = memoryview(packet)
@@ -110,8 +115,11 @@ class Inbound:
             self.plis_throttled += 1
             return
         ssrc = media_ssrc(self.receiver)
+        # Nothing received yet. A new stream starts on a keyframe anyway, but one that goes on
+        # over a rebuilt connection (a browser's ICE restart) does not: ask with its first packet.
+        self._pli_pending = ssrc is None
         if ssrc is None:
-            return  # nothing received yet: the first frame will be a keyframe anyway
+            return
         self._last_pli = now
         self.plis_sent += 1
         self._spawn(self.receiver._send_rtcp_pli(ssrc))

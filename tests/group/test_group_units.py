@@ -104,3 +104,38 @@ def test_outgoing_loss_drops_rtp_only_at_the_set_rate() -> None:
     assert not any(loss.drop(rtcp) for _ in range(100))
     loss.set_fraction(0.0)
     assert not any(loss.drop(rtp) for _ in range(100))
+
+
+def test_a_keyframe_asked_for_before_any_packet_goes_out_with_the_first_one() -> None:
+    """A publisher whose stream goes on over a rebuilt connection (a browser's ICE restart)
+    sends no keyframe by itself: a request made before the new receiver had a packet (no SSRC
+    to address yet) must not be lost, but sent as the first packet arrives."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import av
+
+    from server.forwarder.peer import Inbound
+
+    sent: list[int] = []
+    sources: list[SimpleNamespace] = []
+
+    class Receiver:  # the two things Inbound reads of aiortc's RTCRtpReceiver
+        def getSynchronizationSources(self) -> list[SimpleNamespace]:
+            return sources
+
+        async def _send_rtcp_pli(self, ssrc: int) -> None:
+            sent.append(ssrc)
+
+    async def run() -> None:
+        inbound = Inbound("PA1", "video-1", "video", Receiver(), "video/VP8", 90000, taps={},
+                          spawn=asyncio.get_running_loop().create_task)
+        inbound.request_keyframe()  # nothing received yet
+        await asyncio.sleep(0)
+        assert sent == []
+        sources.append(SimpleNamespace(source=1234))
+        inbound.deliver(SimpleNamespace(mimeType="video/VP8"), av.Packet(b"\x01" + bytes(20)))  # a delta frame
+        await asyncio.sleep(0)
+        assert sent == [1234]
+
+    asyncio.run(run())
