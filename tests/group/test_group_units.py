@@ -121,7 +121,7 @@ def test_a_keyframe_asked_for_before_any_packet_goes_out_with_the_first_one() ->
     sources: list[SimpleNamespace] = []
 
     class Receiver:  # the two things Inbound reads of aiortc's RTCRtpReceiver
-        def getSynchronizationSources(self) -> list[SimpleNamespace]:
+        def getSynchronizationSources(self) -> list[SimpleNamespace]:  # noqa: N802  (aiortc's name)
             return sources
 
         async def _send_rtcp_pli(self, ssrc: int) -> None:
