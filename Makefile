@@ -32,13 +32,14 @@ test: $(STAMP)
 # ruff (rules in pyproject's [tool.ruff]; no formatter) and mypy over the whole tree. The test
 # folders import their helpers as top-level modules (pytest's rootdir-relative imports) and
 # each has a conftest.py, so mypy checks each one in a run of its own (some import another
-# folder's helpers: tests/call's callutil, tests/server's srvutil, tests/core's harness — hence MYPYPATH).
+# folder's helpers: tests/call's callutil, tests/server's srvutil, tests/core's harness, and
+# tests/app the packaging/ steps — hence MYPYPATH).
 MYPY := $(PY) -m mypy
 lint: $(LINT_STAMP)
 	$(PY) -m ruff check .
 	MYPYPATH=tests/reliability:tests/server:tests/call $(MYPY) core server ui app bench tests/*.py
 	@set -e; for d in tests/*/; do \
-	  if ls $$d*.py >/dev/null 2>&1; then echo "mypy $$d"; MYPYPATH=tests/call:tests/server:tests/core $(MYPY) $$d; fi; \
+	  if ls $$d*.py >/dev/null 2>&1; then echo "mypy $$d"; MYPYPATH=tests/call:tests/server:tests/core:packaging $(MYPY) $$d; fi; \
 	done
 
 bench: $(STAMP)

@@ -128,13 +128,16 @@ def _is_elf(path: Path) -> bool:
 
 
 def _unneeded_libraries(bundle: Path) -> list[Path]:
-    """Top-level shared libraries (and Qt's own) that no executable, extension or plugin needs."""
+    """Top-level, vendored (``*.libs/``) and Qt's own shared libraries that no executable,
+    extension or plugin needs."""
     if shutil.which("readelf") is None:
         return []
     internal = bundle / "_internal"
     qt_lib = next((p for p in internal.rglob("lib") if p.parent.name == "Qt"), None)
     # Not libpython (the bootloader dlopens it) nor extension modules (Python imports them).
-    candidates = [p for p in [*internal.glob("lib*.so*"), *(qt_lib.iterdir() if qt_lib else [])]
+    # The wheels' vendored libraries (*.libs/) too: those only a stand-in replaced (stubs.py) needed.
+    candidates = [p for p in [*internal.glob("lib*.so*"), *internal.glob("*.libs/*.so*"),
+                              *(qt_lib.iterdir() if qt_lib else [])]
                   if not p.name.startswith("libpython") and ".cpython-" not in p.name]
     candidate_set = set(candidates)
     by_name = {p.name: p for p in candidates}
