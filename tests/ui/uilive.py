@@ -10,12 +10,16 @@ Use the ``run_live`` fixture (tests/ui/conftest.py): ``run_live(scenario)`` runs
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
+import os
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import qasync
+from PySide6.QtGui import QGuiApplication, QImage
 
 from app.bot import Bot, parser as bot_parser
 from server.app import RunningServer, start_server
@@ -147,6 +151,8 @@ def run_live_fixture(qapp: Any, qtbot: Any, tmp_path: Path) -> Iterator[Callable
     qtbot.addWidget(window)
     window.resize(960, 600)
     window.show()
+    window.activateWindow()  # keyboard shortcuts need the active window (an X display has no WM here)
+    qtbot.waitActive(window)
 
     async def main(scenario: Scenario) -> None:
         server = await start_server("127.0.0.1", 0, tmp_path / "server", dev=True,
@@ -168,11 +174,67 @@ def run_live_fixture(qapp: Any, qtbot: Any, tmp_path: Path) -> Iterator[Callable
 
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+# The PNG text key naming the Qt platform a screenshot was taken on (tests/ui/test_ui_xvfb_artifacts.py).
+PLATFORM_KEY = "Confab-Qt-Platform"
 
 
-def save_artifact(window: MainWindow, name: str) -> Path:
-    """Save the window to ``artifacts/NAME`` (CI keeps that folder): what a person would see."""
+# Qt's own display: a test may point DISPLAY elsewhere later (a second Xvfb to share).
+_QT_DISPLAY = os.environ.get("DISPLAY", "")
+
+
+class _XImage(ctypes.Structure):  # the head of Xlib's XImage, up to what is read here
+    _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int), ("xoffset", ctypes.c_int),
+                ("format", ctypes.c_int), ("data", ctypes.c_void_p), ("byte_order", ctypes.c_int),
+                ("bitmap_unit", ctypes.c_int), ("bitmap_bit_order", ctypes.c_int), ("bitmap_pad", ctypes.c_int),
+                ("depth", ctypes.c_int), ("bytes_per_line", ctypes.c_int), ("bits_per_pixel", ctypes.c_int)]
+
+
+def _x_window_pixels(window: MainWindow) -> QImage:
+    """What the X server holds for ``window``: XGetImage on a connection of its own. Not Qt's
+    grabWindow nor QGuiApplication.sync(): under the qasync loop, asyncio stops running after
+    Qt's synchronous X round trip (the scenario never resumes)."""
+    window.raise_()
+    window.repaint()  # paints and flushes the backing store to the X window now
+    x = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+    x.XOpenDisplay.restype = ctypes.c_void_p
+    x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x.XGetImage.restype = ctypes.POINTER(_XImage)
+    x.XGetImage.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint,
+                            ctypes.c_uint, ctypes.c_ulong, ctypes.c_int]
+    x.XFree.argtypes = [ctypes.c_void_p]
+    x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    dpy = x.XOpenDisplay(_QT_DISPLAY.encode())
+    assert dpy, f"cannot open display {_QT_DISPLAY!r}"
+    try:
+        z_pixmap, all_planes = 2, 0xFFFFFFFF
+        ximage = x.XGetImage(dpy, int(window.winId()), 0, 0, window.width(), window.height(), all_planes,
+                             z_pixmap)
+        assert ximage, "XGetImage failed"
+        head = ximage.contents
+        assert head.bits_per_pixel == 32, head.bits_per_pixel  # 24-bit visuals hold BGRX words
+        pixels = ctypes.string_at(head.data, head.bytes_per_line * head.height)
+        image = QImage(pixels, head.width, head.height, head.bytes_per_line, QImage.Format.Format_RGB32).copy()
+        x.XFree(head.data)
+        x.XFree(ximage)
+    finally:
+        x.XCloseDisplay(dpy)
+    return image
+
+
+def save_artifact(window: MainWindow, name: str) -> Path | None:
+    """Save what the X server shows of the window to ``artifacts/NAME`` (CI keeps that folder):
+    what a person would see. Only on a real display (the xcb platform, Xvfb in CI:
+    tests/ui/test_ui_xvfb_artifacts.py reruns these tests there); offscreen runs only check
+    that the window renders."""
+    if QGuiApplication.platformName() != "xcb":
+        assert not window.grab().isNull()
+        return None
+    image = _x_window_pixels(window)
+    assert image.width() == window.width() and image.height() == window.height(), f"could not grab {name}"
+    image.setText(PLATFORM_KEY, QGuiApplication.platformName())
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
-    assert window.save_screenshot(path), f"could not save {path}"
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    assert image.save(str(partial)), f"could not save {path}"
+    os.replace(partial, path)  # a reader never sees half an image
     return path
