@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.errors import TwilioError
 from core.join import connect
@@ -50,6 +50,8 @@ CHAT_TRACK_NAME = "chat"
 SCREEN_TRACK_NAME = "screen"
 CAMERA_TRACK_NAME = "camera"
 MIC_TRACK_NAME = "microphone"
+# When a raised hand is said again to someone who just connected (ms after participantConnected).
+HAND_RESEND_MS = (500, 1500, 4000)
 
 
 def tile_key(participant_sid: str, track_name: str | None = None) -> str:
@@ -292,6 +294,10 @@ class RoomBridge(QObject):
         self.hand_raised_changed.emit(self.local_sid, self._hand_raised)
         return True
 
+    def _resend_hand(self) -> None:
+        if self._hand_raised:
+            self._send_hand()
+
     def _send_hand(self) -> None:
         if self._chat is not None and self.connected:
             try:
@@ -375,6 +381,10 @@ class RoomBridge(QObject):
     def _on_participant_connected(self, participant: Any) -> None:
         if self._hand_raised:  # someone new: tell them your hand is up
             self._send_hand()
+            # A message reaches only who already subscribes to the chat track: the newcomer's
+            # data channel opens a moment after they connect, so say it again meanwhile.
+            for delay_ms in HAND_RESEND_MS:
+                QTimer.singleShot(delay_ms, self, self._resend_hand)
         sid = participant.sid
         listeners: list[tuple[Any, str, Callable[..., Any]]] = []
 

@@ -181,3 +181,21 @@ def test_raise_hand_both_ways(run_live: Any, qtbot: Any) -> None:
         assert not mine.hand_raised
 
     run_live(scenario)
+
+
+def test_a_hand_raised_before_someone_joins_is_seen_by_the_newcomer(run_live: Any, qtbot: Any) -> None:
+    async def scenario(live: Live) -> None:
+        import json
+
+        assert await live.join("Me")
+        view = live.window.room_view
+        qtbot.mouseClick(view.controls.hand_button, Qt.MouseButton.LeftButton)  # alone in the room
+        assert view.controls.hand_raised
+        grace = await live.bot("grace")  # joins after the hand went up
+        got: list[Any] = []
+        assert grace.room is not None
+        grace.room.on("trackMessage", lambda data, track, p: got.append(data))
+        await live.until(lambda: got, what="grace to learn that my hand is up", timeout=10)
+        assert json.loads(bytes(got[-1])) == {"confab": "hand", "raised": True}
+
+    run_live(scenario)
