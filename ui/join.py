@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import av
 from PySide6.QtCore import QSignalBlocker, Qt, Signal, SignalInstance
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -194,7 +195,8 @@ class JoinScreen(QWidget):
 
     def set_preview_frame(self, frame: object) -> None:
         """Latest camera frame (an ``av.VideoFrame``) for the preview."""
-        self.preview.set_frame(frame)  # type: ignore[arg-type]
+        if isinstance(frame, av.VideoFrame):
+            self.preview.set_frame(frame)
 
     def clear_preview(self) -> None:
         self.preview.clear_video()

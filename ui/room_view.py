@@ -16,7 +16,7 @@ other key (e.g. ``f"{sid}:screen"``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -359,7 +359,8 @@ class RoomView(QWidget):
         if self._pinned is not None:
             self.pin(None)
         else:
-            self.pin(self.grid.dominant or self.grid.featured)  # type: ignore[arg-type]
+            speaker = self.grid.dominant or self.grid.featured  # grid keys are tile sids
+            self.pin(speaker if isinstance(speaker, str) else None)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         if event.type() == QEvent.Type.MouseButtonDblClick:
@@ -396,10 +397,10 @@ class RoomView(QWidget):
         """Reflect the window's state on the button (the window decides)."""
         self.fullscreen_button.setText("Exit full screen" if full else "Full screen")
 
-    def _key(self, keys: str, slot: object) -> QShortcut:
+    def _key(self, keys: str, slot: Callable[[], object]) -> QShortcut:
         shortcut = QShortcut(QKeySequence(keys), self)
         shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-        shortcut.activated.connect(slot)  # type: ignore[arg-type]
+        shortcut.activated.connect(slot)
         return shortcut
 
     @property

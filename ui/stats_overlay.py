@@ -68,8 +68,7 @@ def format_bitrate(bps: float | None) -> str:
 
 def format_row(row: StatsRow | Mapping[str, Any]) -> tuple[str, ...]:
     """The table cells for one row, in ``COLUMNS`` order."""
-    data: Mapping[str, Any] = (dataclasses.asdict(row) if dataclasses.is_dataclass(row)
-                               else row)  # type: ignore[arg-type]
+    data: Mapping[str, Any] = dataclasses.asdict(row) if isinstance(row, StatsRow) else row
     width, height = data.get("width"), data.get("height")
     kind = data.get("kind") or "video"
     resolution = f"{int(width)}×{int(height)}" if width and height else _DASH

@@ -7,7 +7,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.stats import StatsReport
+from core.stats import (
+    LocalTrackStats,
+    LocalVideoTrackStats,
+    RemoteTrackStats,
+    RemoteVideoTrackStats,
+    StatsReport,
+)
 from ui.stats_overlay import StatsRow
 
 __all__ = ["StatsTracker"]
@@ -50,21 +56,19 @@ class StatsTracker:
                         "rtt": [], "dimensions": None, "fps": None,
                     })
                     entry["timestamp"] = max(entry["timestamp"], s.timestamp or 0.0)
-                    if direction == "send":
-                        entry["bytes"] += s.bytes_sent or 0  # type: ignore[union-attr]
-                        entry["packets"] += s.packets_sent or 0  # type: ignore[union-attr]
-                        rtt = s.round_trip_time  # type: ignore[union-attr]
-                        if rtt is not None:
-                            entry["rtt"].append(rtt)
-                    else:
-                        entry["bytes"] += s.bytes_received or 0  # type: ignore[union-attr]
-                        entry["packets"] += s.packets_received or 0  # type: ignore[union-attr]
+                    if isinstance(s, LocalTrackStats):
+                        entry["bytes"] += s.bytes_sent or 0
+                        entry["packets"] += s.packets_sent or 0
+                        if s.round_trip_time is not None:
+                            entry["rtt"].append(s.round_trip_time)
+                    elif isinstance(s, RemoteTrackStats):
+                        entry["bytes"] += s.bytes_received or 0
+                        entry["packets"] += s.packets_received or 0
                     entry["lost"] += max(0, s.packets_lost or 0)
-                    if kind == "video":
-                        entry["dimensions"] = entry["dimensions"] or s.dimensions  # type: ignore[union-attr]
-                        fps = s.frame_rate  # type: ignore[union-attr]
-                        if fps is not None:
-                            entry["fps"] = max(entry["fps"] or 0.0, fps)
+                    if isinstance(s, LocalVideoTrackStats | RemoteVideoTrackStats):
+                        entry["dimensions"] = entry["dimensions"] or s.dimensions
+                        if s.frame_rate is not None:
+                            entry["fps"] = max(entry["fps"] or 0.0, s.frame_rate)
         rows: list[StatsRow] = []
         current: dict[tuple[str, str], _Sample] = {}
         for (direction, sid), e in merged.items():

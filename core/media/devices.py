@@ -23,6 +23,7 @@ import glob
 import logging
 import os
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -196,7 +197,7 @@ def list_screens() -> list[Device]:
     return [*_safe(x11), SYNTHETIC_SCREEN]
 
 
-def _safe(fn) -> list[Device]:  # type: ignore[no-untyped-def]
+def _safe(fn: Callable[[], Iterable[Device]]) -> list[Device]:
     try:
         return list(fn())
     except Exception as exc:  # noqa: BLE001 - best effort: listing must never raise
