@@ -298,18 +298,19 @@ class Bot:
 
 
 def parser() -> argparse.ArgumentParser:
+    from app.argtypes import http_url, log_level, positive_float, positive_int
     from core.release import version_line
 
     ap = argparse.ArgumentParser(prog="confab-bot", description=__doc__.split("\n\n")[0])
     ap.add_argument("--version", action="version", version=version_line("confab-bot"))
-    ap.add_argument("--url", required=True, help="server, e.g. http://127.0.0.1:7880")
+    ap.add_argument("--url", required=True, type=http_url, help="server, e.g. http://127.0.0.1:7880")
     ap.add_argument("--token", help="access token (else --identity/--room against a --dev server)")
     ap.add_argument("--room", help="room name")
     ap.add_argument("--identity", default="bot", help="identity (with a --dev server)")
     ap.add_argument("--duration", type=float, default=0, help="leave after S seconds (0: stay)")
-    ap.add_argument("--width", type=int, default=320)
-    ap.add_argument("--height", type=int, default=240)
-    ap.add_argument("--fps", type=float, default=15)
+    ap.add_argument("--width", type=positive_int, default=320)
+    ap.add_argument("--height", type=positive_int, default=240)
+    ap.add_argument("--fps", type=positive_float, default=15)
     ap.add_argument("--audio-kind", choices=("tone", "speech"), default="speech")
     ap.add_argument("--look", choices=("pattern", "avatar"), default="pattern",
                     help="video: the stamped test pattern (tests, benchmarks) or a drawn person (demos)")
@@ -323,7 +324,7 @@ def parser() -> argparse.ArgumentParser:
                     help="drop this fraction (0..1) of outgoing RTP packets (fault injection)")
     ap.add_argument("--report-interval", type=float, default=1.0, help="seconds between stats lines")
     ap.add_argument("--ca-file", metavar="PEM", help="also trust this certificate or CA for https:// servers")
-    ap.add_argument("--log-level", default="WARNING")
+    ap.add_argument("--log-level", type=log_level, default="WARNING")
     return ap
 
 

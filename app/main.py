@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.argtypes import log_level
+
 __all__ = ["main", "parser"]
 
 log = logging.getLogger("confab.app")
@@ -39,7 +41,7 @@ def _common(subcommand: bool) -> argparse.ArgumentParser:
                         help="save a window capture here right before quitting (with --quit-after)")
     common.add_argument("--quit-after", metavar="S", type=float, default=default,
                         help="leave and quit after S seconds")
-    common.add_argument("--log-level", default=argparse.SUPPRESS if subcommand else "WARNING",
+    common.add_argument("--log-level", type=log_level, default=argparse.SUPPRESS if subcommand else "WARNING",
                         help="logging level (default WARNING)")
     common.add_argument("--ca-file", metavar="PEM", type=Path, default=default,
                         help="also trust this certificate or CA for https:// servers ($CONFAB_CA_FILE)")

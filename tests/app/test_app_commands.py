@@ -59,6 +59,21 @@ def test_bad_server_flags_are_one_line_and_create_nothing(argv: tuple[str, ...],
     assert list(tmp_path.iterdir()) == []  # no ./confab-data, no credentials, no database
 
 
+@pytest.mark.parametrize(("argv", "words"), [
+    (("-m", "app.main", "--log-level", "loud", "demo"), "'loud' is not a log level"),
+    (("-m", "app.main", "demo", "--bots", "x"), "invalid int value: 'x'"),
+    (("-m", "app.bot", "--url", "nope", "--room", "r"), "'nope' is not a server address"),
+    (("-m", "app.bot", "--url", "http://h:1", "--room", "r", "--fps", "0"), "--fps: 0 must be above 0"),
+    (("-m", "app.bot", "--url", "http://h:1", "--room", "r", "--width", "-3"), "--width: -3 must be above 0"),
+    (("-m", "app.bot", "--url", "http://h:1", "--log-level", "zz"), "'zz' is not a log level"),
+])
+def test_bad_app_and_bot_flags_are_usage_errors(argv: tuple[str, ...], words: str, tmp_path: Path) -> None:
+    out = run(*argv, cwd=tmp_path)
+    assert out.returncode == 2 and words in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    assert words in out.stderr.strip().splitlines()[-1] and ": error: " in out.stderr  # usage, then the error
+
+
 def test_token_without_data_dir_does_not_mint_from_a_new_one(tmp_path: Path) -> None:
     out = run("-m", "server", "token", "--identity", "alice", cwd=tmp_path)
     assert out.returncode == 2 and out.stdout == ""
