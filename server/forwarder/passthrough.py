@@ -55,7 +55,8 @@ from core.pins import require
 
 from .rtp_writer import RtpWriter, ntp_time
 
-__all__ = ["ForwardTrack", "Packer", "SharedPacker", "is_keyframe", "pass_through_receiver", "pass_through_sender"]
+__all__ = ["ForwardTrack", "Packer", "SharedPacker", "is_keyframe", "pass_through_receiver", "pass_through_sender",
+           "release_sender", "send_only_receiver"]
 
 if TYPE_CHECKING:  # PyAV's Packet is generic in its stubs only; any stream's packet will do
     Packet = av.Packet[Any]
@@ -197,6 +198,27 @@ def pass_through_sender(sender: RTCRtpSender, mime: str, clock_rate: int,
     sender.send = send  # type: ignore[method-assign]  # the writer takes over when aiortc starts the sender
 
 
+def _nothing() -> None:
+    pass
+
+
+def release_sender(sender: RTCRtpSender) -> None:
+    """A dropped forwarding's sender stays in its connection (aiortc keeps every m-line): let
+    go of the publisher, whose keyframe request its ``_send_keyframe`` held."""
+    sender._send_keyframe = _nothing  # type: ignore[method-assign]  # undoes pass_through_sender's
+
+
+def send_only_receiver(receiver: RTCRtpReceiver) -> None:
+    """The receiving half of a send-only forwarding never gets media, yet aiortc gives every
+    video receiver a REMB estimator up front (a 1000-bucket rate window, ~100 kB): dropped, so
+    N participants' N·(N−1) forwardings do not carry as many (aiortc checks it for None)."""
+    require("aiortc", "server.forwarder.passthrough")
+    name = "_RTCRtpReceiver__remote_bitrate_estimator"
+    if name not in receiver.__dict__:
+        raise RuntimeError(f"aiortc's RTCRtpReceiver has no {name} any more")
+    receiver.__dict__[name] = None
+
+
 #: Video frames a subscription keeps from the publisher's latest keyframe until its sender starts.
 EARLY_FRAMES = 30
 
@@ -301,6 +323,7 @@ class ForwardTrack(MediaStreamTrack):
 
     def stop(self) -> None:
         super().stop()
+        self._request_keyframe = _nothing  # the publisher may go (the sender outlives this track)
         self.writer = self._packer = None
         self._early = []
         self._queue.clear()

@@ -21,7 +21,7 @@ from core import protocol as p
 from core.media.negotiation import DescriptionError, Negotiation
 from core.media.peers import start_pending_media
 
-from .passthrough import ForwardTrack, pass_through_sender
+from .passthrough import ForwardTrack, pass_through_sender, release_sender, send_only_receiver
 from .peer import Inbound, Outbound, Peer
 
 if TYPE_CHECKING:
@@ -167,6 +167,7 @@ class Subscribing:
     def _add_outbound(self, peer: Peer, pc: RTCPeerConnection, key: tuple[str, str], inbound: Inbound) -> None:
         track = ForwardTrack(inbound.kind, inbound.track_id, inbound.mime, request_keyframe=inbound.request_keyframe)
         transceiver = pc.addTransceiver(track, direction="sendonly")
+        send_only_receiver(transceiver.receiver)
         transceiver.setCodecPreferences(_codec_preferences(inbound))
         pass_through_sender(transceiver.sender, inbound.mime, inbound.clock_rate, inbound.request_keyframe)
         inbound.subscribers.add(track)
@@ -177,6 +178,7 @@ class Subscribing:
     def _drop_outbound(self, peer: Peer, key: tuple[str, str]) -> None:
         out = peer.outbound.pop(key)
         out.detach()
+        release_sender(out.transceiver.sender)
         out.transceiver.direction = "inactive"
         self._fw.spawn(out.transceiver.stop())
 
