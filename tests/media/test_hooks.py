@@ -39,18 +39,19 @@ def test_the_hooks_refuse_an_aiortc_they_were_not_written_for() -> None:
     out = _fresh("""
         import aiortc
         from core.media import frames, keep_negotiated, faults, peers, rtp_hooks
-        from server.forwarder import passthrough
+        from server.forwarder import passthrough, rtp_writer
         aiortc.__version__ = "9.9.9"  # what each hook checks when it is installed or used
         for install in (keep_negotiated.install, faults.install, rtp_hooks.install,
                         lambda: frames.install(None), lambda: passthrough.pass_through_receiver(None, print),
-                        lambda: peers.LocalFeed("t", "video", None), lambda: peers.start_pending_media(None)):
+                        lambda: peers.LocalFeed("t", "video", None), lambda: peers.start_pending_media(None),
+                        lambda: passthrough.send_only_receiver(None), lambda: rtp_writer.RtpWriter(None, None)):
             try:
                 install()
                 print("installed")
             except RuntimeError as exc:
                 print("refused" if "9.9.9" in str(exc) else exc)
     """)
-    assert out.split() == ["refused"] * 7
+    assert out.split() == ["refused"] * 9
 
 
 async def test_receiver_statistics_fail_loudly_when_aiortc_renames_them() -> None:
