@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import av
 from PySide6.QtCore import QSignalBlocker, Qt, Signal, SignalInstance
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -144,6 +144,8 @@ class JoinScreen(QWidget):
         form.addRow("Camera", self.camera_picker)
         form.addRow("Microphone", self.mic_picker)
         form.addRow("Speaker", self.speaker_picker)
+        self._fields = (self.server_input, self.room_input, self.name_input, self.token_input,
+                        self.camera_picker, self.mic_picker, self.speaker_picker)
 
         left = QVBoxLayout()
         left.addWidget(title)
@@ -192,6 +194,12 @@ class JoinScreen(QWidget):
         self._fill(self.speaker_picker, devices, selected)
 
     # ------------------------------------------------------------------ preview, meter
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        # Styled (polished) fields keep their height: an error message below never squeezes them.
+        for field in self._fields:
+            field.setMinimumHeight(field.sizeHint().height())
+        super().showEvent(event)
 
     def set_preview_frame(self, frame: object) -> None:
         """Latest camera frame (an ``av.VideoFrame``) for the preview."""

@@ -225,3 +225,20 @@ def test_cancel_button_only_while_connecting(qtbot, join):
     assert not cancel.isVisible()
     with qtbot.assertNotEmitted(join.cancel_requested):
         qtbot.keyClick(join, Qt.Key.Key_Escape)
+
+
+def test_a_long_error_never_squeezes_the_fields(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from ui.main_window import MainWindow
+
+    window = MainWindow()  # the app's stylesheet: padded fields
+    qtbot.addWidget(window)
+    window.resize(960, 600)
+    window.show()
+    join = window.join_screen
+    join.show_error(53000, "Signaling connection error: Cannot connect to host 127.0.0.1:34795 ssl:default "
+                    "[[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)]",
+                    server="https://127.0.0.1:34795")
+    qtbot.wait(50)
+    fields = [join.server_input, join.room_input, join.token_input, join.camera_picker, join.speaker_picker]
+    assert all(f.height() >= f.sizeHint().height() for f in fields), [(f.height(), f.sizeHint().height())
+                                                                     for f in fields]
