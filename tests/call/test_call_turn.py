@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from callutil import EventLog, FrameLog, camera, joiner, subscribed, until
-from core import TwilioError, connect
+from callutil import EventLog, FrameLog, JoinFn, camera, joiner, subscribed, until
+from core import Room, TwilioError, connect
 from server.app import RunningServer, start_server
 
 pytestmark = pytest.mark.media
@@ -122,15 +122,21 @@ def _local_candidate_types(room: Any) -> set[str]:
     return types
 
 
+async def _relay_call(join: JoinFn) -> tuple[Room, Room, Any, FrameLog]:
+    """alice sends bob video, both relay-only; returns once bob has decoded a few frames."""
+    alice = await join("alice", tracks=[camera("alice", 160, 120, 15)], ice_transport_policy="relay")
+    bob = await join("bob", ice_transport_policy="relay")
+    video = await until(lambda: subscribed(bob, "alice", "video"))
+    frames = FrameLog()
+    video.add_sink(frames)
+    await until(lambda: len(frames.times) >= 5)
+    return alice, bob, video, frames
+
+
 async def test_relay_only_participants_exchange_media_through_coturn_only(turn_server: RunningServer,
                                                                           coturn: Coturn) -> None:
     async with joiner(turn_server, "turn") as join:
-        alice = await join("alice", tracks=[camera("alice", 160, 120, 15)], ice_transport_policy="relay")
-        bob = await join("bob", ice_transport_policy="relay")
-        video = await until(lambda: subscribed(bob, "alice", "video"))
-        frames = FrameLog()
-        video.add_sink(frames)
-        await until(lambda: len(frames.times) >= 5)
+        alice, bob, _video, frames = await _relay_call(join)
         for room in (alice, bob):
             assert _local_candidate_types(room) == {"relay"}
         assert coturn.allocations() >= 2  # the connect() check and at least one peer connection
@@ -149,12 +155,7 @@ async def test_a_turn_server_that_goes_away_mid_call_is_survived(turn_server: Ru
     ``reconnecting`` (53405); coturn is back within the session timeout: the watchdog's next
     rebuild allocates again, both Rooms are ``reconnected`` and the same video track plays."""
     async with joiner(turn_server, "turn") as join:
-        alice = await join("alice", tracks=[camera("alice", 160, 120, 15)], ice_transport_policy="relay")
-        bob = await join("bob", ice_transport_policy="relay")
-        video = await until(lambda: subscribed(bob, "alice", "video"))
-        frames = FrameLog()
-        video.add_sink(frames)
-        await until(lambda: len(frames.times) >= 5)
+        alice, bob, video, frames = await _relay_call(join)
         await asyncio.sleep(2.0)  # mid-call: receiver reports have come back through the relay
         seen = {name: EventLog(room, "reconnecting", "reconnected", "disconnected", "trackUnsubscribed")
                 for name, room in (("alice", alice), ("bob", bob))}
