@@ -389,7 +389,7 @@ class LocalDataTrack(Track):
 class _RemoteTrack:
     """Mixin of remote tracks: ``sid``, ``priority`` / ``set_priority``, ``is_switched_off``."""
 
-    _deprecated_events: ClassVar[dict[str, str]] = {
+    _deprecated_events: ClassVar[Mapping[str, str]] = {
         "unsubscribed": "listen to the RemoteTrackPublication's 'unsubscribed' instead",
     }
     emit: Callable[..., bool]
@@ -402,7 +402,7 @@ class _RemoteTrack:
         is_switched_off: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]  # a mixin: the track class after it in the MRO takes the rest
+        super().__init__(*args, **kwargs)  # a mixin: the track class after it in the MRO takes the rest
         self._sid = sid
         self._priority: str | None = None
         self._on_priority = on_priority

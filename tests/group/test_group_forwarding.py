@@ -82,7 +82,7 @@ async def test_unpublish_rules_and_leave_tear_forwarding_down(join: JoinFn, serv
     def media_tasks() -> list[asyncio.Task]:
         # Local tracks' own preview tasks are theirs (they stop with the source), not the call's.
         return [t for t in asyncio.all_tasks()
-                if t.get_coro().__qualname__ not in ("_Fanout._run", "MediaRelay.__run_track",
+                if getattr(t.get_coro(), "__qualname__", "") not in ("_Fanout._run", "MediaRelay.__run_track",
                                                      "LocalSource._watch_frames")]
 
     baseline = len(media_tasks())
@@ -113,6 +113,7 @@ async def test_unpublish_rules_and_leave_tear_forwarding_down(join: JoinFn, serv
     await until(lambda: len(frames.counters) >= 5, timeout=10)
     # REST subscribe rules: bob excludes alice's video → no forwarding; include again → back.
     room = server.registry.find_room("group")
+    assert room is not None
     participant = room.participants[bob_sid]
     server.registry.set_rest_rules(participant, [{"type": "exclude", "publisher": "alice"}])
     await until(lambda: subscribed(bob, "alice", "video") is None)
