@@ -258,7 +258,7 @@ def install_counting_receivers() -> None:
             pass_through_receiver(self, deliver)
         await original(self, parameters)
 
-    RTCRtpReceiver.receive = receive  # type: ignore[method-assign]
+    RTCRtpReceiver.receive = receive  # type: ignore[method-assign]  # the load client's documented receive seam (module docstring)
 
 
 def install_keyframe_answers() -> None:

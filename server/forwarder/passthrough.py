@@ -95,7 +95,7 @@ def pass_through_receiver(receiver: RTCRtpReceiver, deliver: Deliver) -> None:
         raise RuntimeError("aiortc's RTCRtpReceiver has no __decoder_queue any more: pass-through cannot replace it")
     if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
         raise RuntimeError("the receiver already started decoding")
-    receiver._RTCRtpReceiver__decoder_queue = _PassThroughQueue(deliver)  # type: ignore[attr-defined]
+    receiver._RTCRtpReceiver__decoder_queue = _PassThroughQueue(deliver)  # type: ignore[attr-defined]  # the receiver's private decoder queue (pinned aiortc; module docstring)
 
 
 def media_ssrc(receiver: RTCRtpReceiver) -> int | None:

@@ -11,7 +11,7 @@ from app.main import _check, parser
 pytestmark = pytest.mark.ui
 
 
-def parse(*argv: str):  # type: ignore[no-untyped-def]
+def parse(*argv: str):
     ap = parser()
     args = ap.parse_args(list(argv))
     _check(ap, args)

@@ -145,7 +145,7 @@ def test_invite_link_from_the_cli_opens_a_page_and_joins_as_a_unique_guest(tmp_p
 
 def test_desktop_file_and_icon() -> None:
     entry = configparser.ConfigParser(interpolation=None)
-    entry.optionxform = str  # type: ignore[assignment,method-assign]
+    entry.optionxform = str  # type: ignore[assignment,method-assign]  # configparser's documented way to keep key case
     entry.read(REPO / "resources" / "confab.desktop", encoding="utf-8")
     desktop = entry["Desktop Entry"]
     assert desktop["Type"] == "Application" and desktop["Name"] == "Confab"

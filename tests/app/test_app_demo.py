@@ -54,7 +54,7 @@ def test_demo_screenshot(qapp: object, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def xvfb_display():  # type: ignore[no-untyped-def]
+def xvfb_display():
     """A private Xvfb screen (CI installs xvfb); the real xcb window is drawn on it."""
     import shutil
 

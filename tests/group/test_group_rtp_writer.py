@@ -48,7 +48,7 @@ def _in_order(counters: list[int]) -> bool:
     return counters == sorted(set(counters))
 
 
-async def test_three_subscribers_get_whole_frames_in_order_packetized_once(server, join) -> None:  # type: ignore[no-untyped-def]
+async def test_three_subscribers_get_whole_frames_in_order_packetized_once(server, join) -> None:
     await join("publisher", tracks=[camera("publisher", width=640, height=480), microphone("publisher")])
     viewers = [await join(f"viewer{i}") for i in range(3)]
     logs = [await _watch(v) for v in viewers]
@@ -70,7 +70,7 @@ async def test_three_subscribers_get_whole_frames_in_order_packetized_once(serve
         await until(_reported(out.transceiver.sender), timeout=6)
 
 
-async def test_a_late_subscriber_starts_at_a_keyframe(server, join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_late_subscriber_starts_at_a_keyframe(server, join) -> None:
     publisher = await join("publisher", tracks=[camera("publisher")])
     early = await _watch(await join("early"))
     await until(lambda: len(early.counters) >= 20, timeout=10)  # well past the first keyframe
@@ -84,7 +84,7 @@ async def test_a_late_subscriber_starts_at_a_keyframe(server, join) -> None:  # 
     assert late.counters[0] > early.counters[0]
 
 
-async def test_a_packet_lost_to_a_subscriber_is_retransmitted(server, join) -> None:  # type: ignore[no-untyped-def]
+async def test_a_packet_lost_to_a_subscriber_is_retransmitted(server, join) -> None:
     await join("publisher", tracks=[camera("publisher", width=640, height=480)])
     viewer = await join("viewer")
     log = await _watch(viewer)

@@ -39,7 +39,7 @@ async def test_unpublishing_ends_its_recording_and_the_room_ending_ends_the_rest
     assert sorted((r["type"], r["status"]) for r in rows) == [("audio", "completed"), ("video", "completed")]
 
 
-async def test_a_graceful_stop_completes_every_recording(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_graceful_stop_completes_every_recording(tmp_path) -> None:
     from core import connect
     from core.media import loopback
 
@@ -90,7 +90,7 @@ async def test_recordings_are_status_callback_events(server: RunningServer, join
         await receiver.close()
 
 
-async def test_rules_set_over_rest_hold_across_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_rules_set_over_rest_hold_across_a_restart(tmp_path) -> None:
     """A room recording everyone, told to record nothing: after a graceful restart it is held again
     with the rules it had, and a participant publishing there is not recorded."""
     from core import connect

@@ -22,7 +22,7 @@ def _client(server: Any) -> Any:
     return client
 
 
-async def test_subscribed_tracks_and_anonymize(server, clients) -> None:  # type: ignore[no-untyped-def]
+async def test_subscribed_tracks_and_anonymize(server, clients) -> None:
     client = _client(server)
     room = await asyncio.to_thread(client.video.v1.rooms.create, unique_name=unique("subs"), type="peer-to-peer")
     a, b = await clients(), await clients()

@@ -39,7 +39,7 @@ def make_frame() -> FrameFactory:
 
 def near(color: object, expected: tuple[int, int, int], tol: int = 24) -> bool:
     """``QColor`` ``color`` within ``tol`` per channel of ``expected`` (YUV rounding)."""
-    rgb = (color.red(), color.green(), color.blue())  # type: ignore[attr-defined]
+    rgb = (color.red(), color.green(), color.blue())  # type: ignore[attr-defined]  # a QColor (the pixel helper returns object)
     return all(abs(a - b) <= tol for a, b in zip(rgb, expected, strict=True))
 
 
@@ -49,7 +49,7 @@ def near_color() -> Callable[..., bool]:
 
 
 @pytest.fixture
-def run_live(qapp, qtbot, tmp_path):  # type: ignore[no-untyped-def]
+def run_live(qapp, qtbot, tmp_path):
     """``run_live(scenario)``: a real server, window and session around ``scenario(live)``."""
     from uilive import run_live_fixture
 

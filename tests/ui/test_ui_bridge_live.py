@@ -59,7 +59,7 @@ def _assert_paints_pattern_of(tile: ParticipantTile, bot: Bot) -> np.ndarray:
     assert body.std() > 10, "the video area is uniform"
     background = np.array([BACKGROUND.red(), BACKGROUND.green(), BACKGROUND.blue()], dtype=np.float64)
     assert np.abs(body - background).max(axis=-1).mean() > 30, "the video area is the initials background"
-    source = bot.video.media_stream_track  # type: ignore[union-attr]
+    source = bot.video.media_stream_track  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
     u, v = _chroma(body)
     expected_u, expected_v = source.chroma  # the background hue this bot's seed renders
     assert abs(u - expected_u) < 12 and abs(v - expected_v) < 12, ((u, v), source.chroma)
@@ -94,7 +94,7 @@ def test_tiles_follow_participants_and_paint_frames(run_live: Any, qtbot: Any) -
         assert len(view.participants) == 3
         await live.until(lambda: bob_tile.painted_frames >= 2, what="bob's frames")
         _assert_paints_pattern_of(bob_tile, bob)
-        bob_sid = bob.room.local_participant.sid  # type: ignore[union-attr]
+        bob_sid = bob.room.local_participant.sid  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
         await live.remove_bot(bob)
         await live.until(lambda: view.tile(bob_sid) is None, what="bob's tile to go")
         assert len(view.participants) == 2 and bob_sid not in view.participant_sids()
@@ -110,7 +110,7 @@ def test_tiles_follow_participants_and_paint_frames(run_live: Any, qtbot: Any) -
         assert view.participant_sids() == []
         qtbot.mouseClick(ended.home_button, Qt.MouseButton.LeftButton)
         assert live.window.current_screen == "join" and live.window.join_screen.error_text == ""
-        await live.until(lambda: my_sid not in ada.room.participants,  # type: ignore[union-attr]
+        await live.until(lambda: my_sid not in ada.room.participants,
                          what="ada to see us leave")
         preview = live.window.join_screen.preview
         frames = preview.painted_frames
@@ -125,24 +125,24 @@ def test_remote_marks_and_the_reconnecting_banner(run_live: Any) -> None:
         assert await live.join()
         tile = await live.until(lambda: live.tile_of(ada), what="ada's tile")
         panel = live.window.room_view.participants
-        sid = ada.room.local_participant.sid  # type: ignore[union-attr]
+        sid = ada.room.local_participant.sid  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
         await live.until(lambda: tile.has_video, what="ada's video")
         assert not tile.audio_muted and not tile.video_paused
 
-        ada.audio.disable()  # type: ignore[union-attr]
+        ada.audio.disable()  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
         await live.until(lambda: tile.audio_muted, what="the muted mark")
-        assert panel.entry(sid).audio_muted  # type: ignore[union-attr]
-        ada.audio.enable()  # type: ignore[union-attr]
+        assert panel.entry(sid).audio_muted  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
+        ada.audio.enable()  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
         await live.until(lambda: not tile.audio_muted, what="the muted mark to go")
 
-        ada.video.disable()  # type: ignore[union-attr]
+        ada.video.disable()  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
         await live.until(lambda: tile.video_paused, what="the paused mark")
         assert not tile.has_video and tile.video_rect().isEmpty()
-        ada.video.enable()  # type: ignore[union-attr]
+        ada.video.enable()  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
         await live.until(lambda: not tile.video_paused, what="the paused mark to go")
         await live.until(lambda: tile.has_video, what="ada's video back")
 
-        signaling = live.session.bridge.room._signaling  # type: ignore[union-attr]
+        signaling = live.session.bridge.room._signaling  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
         # The signaling transport drops and comes back: the banner shows, then goes.
         signaling.transport_state("syncing")
         await live.until(lambda: live.window.room_view.reconnecting, what="the reconnecting banner")
@@ -156,8 +156,8 @@ def test_local_controls_reach_the_bot(run_live: Any, qtbot: Any) -> None:
     async def scenario(live: Live) -> None:
         ada = await live.bot("ada")
         seen: list[tuple[str, str]] = []
-        ada.room.on("trackDisabled", lambda t, p: seen.append(("disabled", t.kind)))  # type: ignore[union-attr]
-        ada.room.on("trackEnabled", lambda t, p: seen.append(("enabled", t.kind)))  # type: ignore[union-attr]
+        ada.room.on("trackDisabled", lambda t, p: seen.append(("disabled", t.kind)))  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
+        ada.room.on("trackEnabled", lambda t, p: seen.append(("enabled", t.kind)))  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
         assert await live.join()
         view, controls = live.window.room_view, live.window.room_view.controls
         me = await live.until(lambda: live.me_as_seen_by(ada), what="ada to see us")
@@ -195,7 +195,7 @@ def test_chat_stats_and_screen_share(run_live: Any, qtbot: Any) -> None:
     async def scenario(live: Live) -> None:
         ada = await live.bot("ada")
         got: list[str] = []
-        ada.room.on("trackMessage", lambda data, track, p: got.append(data))  # type: ignore[union-attr]
+        ada.room.on("trackMessage", lambda data, track, p: got.append(data))  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
         assert await live.join("Me")
         view, controls = live.window.room_view, live.window.room_view.controls
         me = await live.until(lambda: live.me_as_seen_by(ada), what="ada to see us")
@@ -204,7 +204,7 @@ def test_chat_stats_and_screen_share(run_live: Any, qtbot: Any) -> None:
 
         # Chat both ways over the "chat" data tracks (sent until the channel is open at both ends).
         while not view.chat.messages():
-            ada.data.send("hello from ada")  # type: ignore[union-attr]
+            ada.data.send("hello from ada")  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
             await asyncio.sleep(0.2)
         message = view.chat.messages()[0]
         assert (message.sender, message.text, message.local) == ("ada", "hello from ada", False)
@@ -246,13 +246,13 @@ def test_chat_stats_and_screen_share(run_live: Any, qtbot: Any) -> None:
         await live.until(lambda: ada_screen() is None, what="ada to lose our screen")
 
         # Ada shares hers: a tile of its own, unmirrored, gone when she stops.
-        ada_key = f"{ada.room.local_participant.sid}:screen"  # type: ignore[union-attr]
+        ada_key = f"{ada.room.local_participant.sid}:screen"
         shared = LocalVideoTrack(SyntheticVideoSource(*SIZE, 5, label="ada's screen"), name="screen")
-        await ada.room.local_participant.publish_track(shared)  # type: ignore[union-attr]
+        await ada.room.local_participant.publish_track(shared)
         remote_screen = await live.until(lambda: view.tile(ada_key), what="ada's screen tile")
         assert remote_screen.name == "ada (screen)" and not remote_screen.mirrored
         await live.until(lambda: remote_screen.painted_frames >= 1, what="ada's screen frames")
-        ada.room.local_participant.unpublish_track(shared)  # type: ignore[union-attr]
+        ada.room.local_participant.unpublish_track(shared)
         shared.stop()
         await live.until(lambda: view.tile(ada_key) is None, what="ada's screen tile to go")
 
@@ -325,15 +325,15 @@ def test_dominant_speaker_highlight_and_quality_bars_end_to_end(run_live: Any) -
         await _group_room(live)
         ada, grace = await live.bot("ada"), await live.bot("grace")
         for bot in (ada, grace):
-            bot.audio_source.set_speaking(False)  # type: ignore[union-attr]
+            bot.audio_source.set_speaking(False)  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
         assert await live.join()
-        live.session.bridge.set_mic_muted(True)  # type: ignore[union-attr]
+        live.session.bridge.set_mic_muted(True)  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
         tiles = {"ada": await live.until(lambda: live.tile_of(ada), what="ada's tile"),
                  "grace": await live.until(lambda: live.tile_of(grace), what="grace's tile")}
         # The highlight follows whoever speaks.
         for speaker, quiet in ((ada, grace), (grace, ada), (ada, grace)):
-            speaker.audio_source.set_speaking(True)  # type: ignore[union-attr]
-            quiet.audio_source.set_speaking(False)  # type: ignore[union-attr]
+            speaker.audio_source.set_speaking(True)  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
+            quiet.audio_source.set_speaking(False)  # type: ignore[union-attr]  # Optional until the bot/session joined; joined here
             name, other = speaker.args.identity, quiet.args.identity
             await live.until(lambda: tiles[name].dominant and not tiles[other].dominant, timeout=6,
                              what=f"the highlight on {name}")

@@ -24,7 +24,7 @@ from core.stats import (
 from core.track import Dimensions, LocalAudioTrack, LocalDataTrack
 
 # tests/core's harness (on sys.path above; make lint's MYPYPATH for this folder is tests/call).
-from harness import FakeDataChannel, FakeVideoMedia, RoomHarness, remote_participant, settle  # type: ignore[import-not-found]
+from harness import FakeDataChannel, FakeVideoMedia, RoomHarness, remote_participant, settle
 from ui.bridge import RoomBridge, tile_key
 from ui.stats_tracker import StatsTracker
 

@@ -120,4 +120,4 @@ def test_speaker_view_many_tiles_fit():
 
 def test_bad_layout_name(grid):
     with pytest.raises(ValueError):
-        grid.set_layout("mosaic")  # type: ignore[arg-type]
+        grid.set_layout("mosaic")

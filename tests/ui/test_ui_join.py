@@ -227,7 +227,7 @@ def test_cancel_button_only_while_connecting(qtbot, join):
         qtbot.keyClick(join, Qt.Key.Key_Escape)
 
 
-def test_a_long_error_never_squeezes_the_fields(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_error_never_squeezes_the_fields(qtbot) -> None:
     from ui.main_window import MainWindow
 
     window = MainWindow()  # the app's stylesheet: padded fields

@@ -146,7 +146,7 @@ def test_copy_invite_link_and_join_with_it(run_live: Any, qtbot: Any) -> None:
         assert (join.server_input.text(), join.room_input.text()) == (live.server.url, ROOM)
         qtbot.mouseClick(join.join_button, Qt.MouseButton.LeftButton)
         await live.until(lambda: live.session.bridge is not None, what="joining from the link")
-        assert live.session.bridge.room_name == ROOM  # type: ignore[union-attr]
+        assert live.session.bridge.room_name == ROOM  # type: ignore[union-attr]  # the session is in a room at this point
 
     run_live(scenario)
 
