@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 STALL_S = 3.0
 #: An expected remote video with no packet for this long is shown frozen.
 FROZEN_S = 2.0
+#: A frozen video with no receiver at all (mid-rebuild) keeps its mark this long.
+ABSENT_FROZEN_S = 5.0
 #: A link still stalled this long after its last rebuild is rebuilt again.
 REBUILD_INTERVAL_S = 4.0
 TICK_S = 0.25
@@ -198,6 +200,7 @@ class MediaWatchdog:
         self._clock = clock
         self._watches: dict[str, _Watch] = {}
         self._frozen: set[tuple[str | None, str]] = set()
+        self._absent: dict[tuple[str | None, str], float] = {}  # frozen keys with no receiver: since when
         self._state: str | None = None
         self._last_tick: float | None = None
         self._floor = -1e9
@@ -236,6 +239,13 @@ class MediaWatchdog:
         frozen: set[tuple[str | None, str]] = set()
         for link in links:
             self._judge(link, self._watches.setdefault(link.id, _Watch(now)), now, frozen)
+        # A frozen video whose receiver is gone for a moment (its connection is being rebuilt:
+        # the old one closed, the new one not answered yet) stays frozen, for a while.
+        present = {(peer, track_id) for link in links for peer, track_id, *_ in link.receivers}
+        for key in self._frozen - present:
+            if now - self._absent.setdefault(key, now) < ABSENT_FROZEN_S:
+                frozen.add(key)
+        self._absent = {k: v for k, v in self._absent.items() if k in frozen and k not in present}
         for key in frozen - self._frozen:
             self._on_frozen(key[0], key[1], True)
         for key in self._frozen - frozen:

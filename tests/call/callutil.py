@@ -200,6 +200,7 @@ async def stall_and_heal(join: JoinFn, outage: float = 6.0) -> float:
     loss.set_fraction(1.0)
     stopped = time.monotonic()
     await until(lambda: video.is_frozen, timeout=4)
+    marks = EventLog(video, "unfrozen")
     await until(lambda: seen.of("reconnecting") and own.of("reconnecting"), timeout=6)
     assert _code(seen.of("reconnecting")[0][0]) == 53405
     assert _code(own.of("reconnecting")[0][0]) == 53405
@@ -207,7 +208,7 @@ async def stall_and_heal(join: JoinFn, outage: float = 6.0) -> float:
     await until(lambda: any(s.id in pcs_before and s.pc is not pcs_before[s.id]
                             for s in sessions().values()), timeout=5)
     await asyncio.sleep(max(0.0, stopped + outage - time.monotonic()))
-    assert video.is_frozen  # still, across the rebuild
+    assert video.is_frozen and not marks.items  # still, across the rebuild: the mark never flickered off
 
     loss.set_fraction(0.0)
     restored = time.monotonic()

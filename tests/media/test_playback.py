@@ -2,6 +2,7 @@ import asyncio
 import io
 import os
 import threading
+from pathlib import Path
 
 import av
 import numpy as np
@@ -83,10 +84,10 @@ def test_bounded_queue_drops_oldest_when_device_stalls() -> None:
     assert set(np.unique(samples)) == {900, 1000}  # the newest two survived
 
 
-def test_missing_device_reports_error() -> None:
+def test_missing_device_reports_error(tmp_path: Path) -> None:
     errors: list[BaseException] = []
-    playback = AudioPlayback("/nonexistent/dir/out.wav", format="wav", on_error=errors.append)
-    playback.opened.wait(2)
+    playback = AudioPlayback(str(tmp_path / "missing" / "out.wav"), format="wav", on_error=errors.append)
+    assert playback.opened.wait(15)  # set once the open failed (a loaded machine may take a while)
     playback.close()
     assert playback.error is not None and errors == [playback.error]
     playback(stereo_frame())  # ignored after failure, never raises
