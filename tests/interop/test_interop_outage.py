@@ -32,7 +32,7 @@ from test_interop import BOT, BROWSER, finish, page_videos_from, published_sid, 
 pytestmark = pytest.mark.interop
 
 OUTAGE_S = 8.0
-AFTER_S = 10.0  # how long media is watched after UDP is back
+AFTER_S = 6.0  # how long media is watched after UDP is back
 
 
 def _udp(lab: Lab, drop: bool) -> None:

@@ -20,7 +20,9 @@ import pytest
 from interoplab import Lab, Regression, require
 from test_interop import BOT, BROWSER, finish, page_videos_from, report, wait_bot_subscribed
 
-pytestmark = pytest.mark.interop
+# Under `-m long` (the default run keeps the suite short; test_interop_outage.py covers a
+# browser beside Confab's rebuilt connections in both room types): `pytest -m long tests/interop`.
+pytestmark = [pytest.mark.interop, pytest.mark.long]
 
 LOSS_AT, LOSS_S = 8.0, 8.0  # bot seconds: when its RTP stops, for how long
 
