@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -66,6 +67,16 @@ class ServerProcess:
         c = self.credentials()
         return AccessToken(c["account_sid"], c["api_key_sid"], c["api_key_secret"], identity=identity,
                            ttl=ttl, room=room, **kw).to_jwt()  # type: ignore[arg-type]  # extra AccessToken keywords passed through from the test
+
+    def twilio_client(self, secret: str | None = None) -> Any:
+        """The official ``twilio`` helper library's client, pointed at this server (only the Video
+        domain's base URL changes); ``secret`` replaces the API key secret (a wrong one: 20003)."""
+        from twilio.rest import Client
+
+        c = self.credentials()
+        client = Client(c["api_key_sid"], secret if secret is not None else c["api_key_secret"], c["account_sid"])
+        client.video.base_url = self.url
+        return client
 
     @property
     def auth_headers(self) -> dict[str, str]:

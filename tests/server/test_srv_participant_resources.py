@@ -4,26 +4,18 @@ driven by the ``twilio`` helper library against the real server process."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from rspclient import track
 from srvutil import unique
 
-twilio_rest = pytest.importorskip("twilio.rest")
-from twilio.base.exceptions import TwilioRestException  # noqa: E402
-
-
-def _client(server: Any) -> Any:
-    c = server.credentials()
-    client = twilio_rest.Client(c["api_key_sid"], c["api_key_secret"], c["account_sid"])
-    client.video.base_url = server.url
-    return client
+pytest.importorskip("twilio.rest")
+from twilio.base.exceptions import TwilioRestException
 
 
 async def test_subscribed_tracks_and_anonymize(server, clients) -> None:
-    client = _client(server)
+    client = server.twilio_client()
     room = await asyncio.to_thread(client.video.v1.rooms.create, unique_name=unique("subs"), type="peer-to-peer")
     a, b = await clients(), await clients()
     alice = await a.connect(server.token("alice"), room.unique_name,

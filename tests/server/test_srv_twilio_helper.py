@@ -16,19 +16,12 @@ from core import protocol as p
 from rspclient import track
 from srvutil import unique
 
-twilio_rest = pytest.importorskip("twilio.rest")
-from twilio.base.exceptions import TwilioRestException  # noqa: E402
-
-
-def _client(server):
-    c = server.credentials()
-    client = twilio_rest.Client(c["api_key_sid"], c["api_key_secret"], c["account_sid"])
-    client.video.base_url = server.url
-    return client
+pytest.importorskip("twilio.rest")
+from twilio.base.exceptions import TwilioRestException
 
 
 async def test_helper_library_rooms_participants_tracks(server, clients) -> None:
-    client = _client(server)
+    client = server.twilio_client()
     name = unique("helper")
     room = await asyncio.to_thread(client.video.v1.rooms.create, unique_name=name, type="peer-to-peer",
                                    max_participants=4, empty_room_timeout=3)
@@ -73,16 +66,14 @@ async def test_helper_library_rooms_participants_tracks(server, clients) -> None
 
 
 async def test_helper_library_errors(server) -> None:
-    client = _client(server)
+    client = server.twilio_client()
     with pytest.raises(TwilioRestException) as info:
         await asyncio.to_thread(client.video.v1.rooms("RM" + "0" * 32).fetch)
     assert (info.value.status, info.value.code) == (404, 53106)
     with pytest.raises(TwilioRestException) as info:
         await asyncio.to_thread(client.video.v1.rooms.create, type="go", max_participants=5)
     assert (info.value.status, info.value.code) == (400, 53107)
-    c = server.credentials()
-    wrong = twilio_rest.Client(c["api_key_sid"], "wrong", c["account_sid"])
-    wrong.video.base_url = server.url
+    wrong = server.twilio_client(secret="wrong")
     with pytest.raises(TwilioRestException) as info:
         await asyncio.to_thread(wrong.video.v1.rooms("anything").fetch)
     assert (info.value.status, info.value.code) == (401, 20003)
