@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
@@ -43,7 +44,11 @@ __all__ = ["connect", "DEFAULT_URL"]
 log = logging.getLogger(__name__)
 
 #: How long a closed data channel's track waits for its replacement on a rebuilt connection.
+#: Time while that connection is still being rebuilt (closed, its successor not connected) does
+#: not count, up to DATA_REBIND_MAX_S in all; the wait is checked every DATA_REBIND_TICK_S.
 DATA_REBIND_S = 5.0
+DATA_REBIND_MAX_S = 30.0
+DATA_REBIND_TICK_S = 0.5
 
 DEFAULT_URL = "http://127.0.0.1:7880"
 SDK_VERSION = "0.1.0"
@@ -254,11 +259,24 @@ class _MeshRoomMedia:
             return
         channel.on("message", lambda data: sig.data_message(label, data, peer))
         # A rebuilt connection (media watchdog) closes the old channel and opens one of the
-        # same label on the new one: a close waits DATA_REBIND_S for that, so the track stays subscribed.
-        channel.on("close", lambda: asyncio.get_running_loop().call_later(
-            DATA_REBIND_S, sig.media_track_removed, label, peer, channel))
+        # same label on the new one: a close waits for that, so the track stays subscribed.
+        channel.on("close", lambda: self._data_closed(label, peer, channel, time.monotonic()))
         if not sig.media_replaced(label, peer, channel):
             sig.media_track_added(label, "data", channel, peer)
+
+    def _data_closed(self, label: str, peer: str | None, channel: RTCDataChannel, since: float) -> None:
+        """Unsubscribe ``channel``'s track once DATA_REBIND_S have passed since its close with no
+        channel of the same label taking over; time while the connection is rebuilt not counted."""
+        loop = asyncio.get_running_loop()
+
+        def tick(left: float) -> None:
+            if left <= 0 or time.monotonic() - since >= DATA_REBIND_MAX_S:
+                self.signaling.media_track_removed(label, peer, channel)
+                return
+            step = min(left, DATA_REBIND_TICK_S)
+            loop.call_later(step, tick, left if self.mesh.rebuilding(peer) else left - step)
+
+        tick(DATA_REBIND_S)
 
     # MSP (group rooms): JSON from the server's media-signaling channels
     def _msp_channel(self, label: str, names: set[str], channel: RTCDataChannel) -> None:

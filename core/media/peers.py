@@ -213,6 +213,8 @@ class MeshMedia:
         self._relays: dict[tuple[str | None, str], RelayTrack] = {}
         self._tasks = TaskSet("media", log, expected=(MediaStreamError,))
         self._closed = False
+        #: Peers (None: the room server) whose connection to us is being rebuilt and not yet connected.
+        self._rebuilding: set[str | None] = set()
 
     # --- local tracks --------------------------------------------------------------------
 
@@ -352,6 +354,8 @@ class MeshMedia:
         def _on_state() -> None:
             if pc.connectionState == "connected":
                 start_pending_media(pc)
+                if session.role == "receive":
+                    self._rebuilding.discard(session.peer)
             if self._sessions.get(pc_id) is session:  # not a replaced connection closing
                 self._on_connection_state(pc_id, pc.connectionState)
 
@@ -450,8 +454,14 @@ class MeshMedia:
         elif session.peer is None:
             self._spawn(self._ask_rebuild(session))
 
+    def rebuilding(self, peer: str | None) -> bool:
+        """Whether the connection ``peer`` (None: the room server) offers us is being rebuilt:
+        closed or replaced, its successor not connected yet."""
+        return peer in self._rebuilding and not self._closed
+
     async def _ask_rebuild(self, session: _Session) -> None:
         log.info("asking the server for a new peer connection %s", session.id)
+        self._rebuilding.add(None)
         for track_id in session.remote:
             relay = self._relays.get((None, track_id))
             if relay is not None:
@@ -472,6 +482,8 @@ class MeshMedia:
     async def _replace(self, old: _Session) -> _Session:
         """A new connection under ``old``'s id, revisions going on from its; ``old`` closed."""
         new = self._new_session(old.id, old.role, old.peer)
+        if old.role == "receive":
+            self._rebuilding.add(old.peer)
         if old.role == "send":  # we number the offers; an answerer takes the offerer's
             new.negotiation.revision = old.negotiation.revision
         for track_id in old.remote:
