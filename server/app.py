@@ -113,12 +113,15 @@ async def dev_stats(request: web.Request) -> web.Response:
     state: ServerState = request.app[STATE]
     objects = -1
     types: list[tuple[str, int]] = []
+    top = request.query.get("types", "0")
+    if not top.isdigit():
+        raise web.HTTPBadRequest(text="types: a number of object types to list")
     if request.query.get("trim"):  # what is really still held: collect, and give freed heap back
         gc.collect()
         live = gc.get_objects()
         objects = len(live)
-        if request.query.get("types"):  # what they are: the most numerous types, to diff two snapshots
-            types = collections.Counter(type(o).__qualname__ for o in live).most_common(int(request.query["types"]))
+        if int(top):  # what they are: the most numerous types, to diff two snapshots
+            types = collections.Counter(type(o).__qualname__ for o in live).most_common(int(top))
         del live
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6").malloc_trim(0)

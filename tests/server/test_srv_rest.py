@@ -1,4 +1,4 @@
-"""REST Rooms API: shapes, every parameter error, lookups, paging, room timeouts, /dev/token."""
+"""REST Rooms API: shapes, every parameter error, lookups, paging, room timeouts, /dev/token, /dev/stats."""
 
 from __future__ import annotations
 
@@ -294,6 +294,16 @@ async def test_dev_token(server, clients) -> None:
     connected = await c.connect(body["token"])
     assert connected.name == "demo-room" and connected.participant.identity == "demo"
     await c.disconnect()
+
+
+async def test_dev_stats(server) -> None:
+    async with aiohttp.ClientSession(server.url) as anon:
+        async with anon.get("/dev/stats", params={"trim": "1", "types": "3"}) as r:
+            body = await r.json()
+            assert r.status == 200 and body["fds"] > 0 and len(body["types"]) == 3, body
+        async with anon.get("/dev/stats", params={"types": "many"}) as r:
+            assert r.status == 400
+    server.assert_clean()
 
 
 async def test_garbage_http_and_unreadable_forms(server, http) -> None:
