@@ -346,8 +346,9 @@ class Room:
         """Whether the others are told of ``participant`` (in a large room: only while it publishes)."""
         return not self.large or (participant.active and bool(participant.tracks))
 
-    def states_for_others(self, participant: Participant) -> list[p.RemoteParticipantState]:
-        """The RSP participant entries the rest of the room gets about ``participant`` now.
+    def announce_to_others(self, participant: Participant) -> list[p.RemoteParticipantState]:
+        """The RSP participant entries the rest of the room gets about ``participant`` now, and
+        whether it now counts as announced to them (``participant.announced``).
 
         In a large room a participant that stops publishing (or leaves) after it was announced
         gets a synthetic ``disconnected`` entry; one never announced gets none."""
@@ -936,7 +937,7 @@ class RoomRegistry:
     def _broadcast(self, participant: Participant, outbox: Outbox) -> None:
         """Tell everyone else in the room ``participant``'s state (+ their subscribed, + pcs)."""
         room = participant.room
-        states = room.states_for_others(participant)
+        states = room.announce_to_others(participant)
         for q in list(room.participants.values()):
             if q is participant:
                 continue
