@@ -33,12 +33,27 @@ can stand in for 20 participants on 2 cores:
   small datagram ~2 KB of the 512 KiB ``SO_RCVBUF`` aioice asks for. Each ICE socket here
   asks for 2 MiB (``RECV_BUFFER``), so the bench measures the server rather than this consolidation
   (``udp_rcvbuf_errors`` in ``bench/scale.py`` counts what the kernel still drops).
-* **Counting without decoding.** ``RTCRtpReceiver.receive`` is wrapped (in this process
-  only) so every receiver gets ``server.forwarder.passthrough.pass_through_receiver`` before
-  it starts: frames are counted when the jitter buffer releases them, no decoder is ever
-  created. A receiver is attributed to its participant by a ``contextvars`` variable set in
-  the task that calls ``connect`` (every task the SDK spawns for that room inherits it) and
-  to its publisher by the remote track id (the SDP msid, i.e. the publisher's local track id).
+* **Counting without reassembling or decoding.** ``RTCRtpReceiver.receive`` is wrapped (in
+  this process only) so that, before it starts, every receiver's private jitter buffer
+  (``_RTCRtpReceiver__jitter_buffer``) is a :class:`FrameCounter` and its REMB estimator
+  (``__remote_bitrate_estimator``) is None; ``server.forwarder.passthrough.pass_through_receiver``
+  stays in place so no decoder is ever created. aiortc's ``_handle_rtp_packet`` still does,
+  per packet, everything the server sees from a subscriber: SRTP unprotect, RTX unwrap, the
+  receive statistics its RTCP receiver reports carry (the server's downlink estimate and
+  allocation feed on their loss: ``server/forwarder/downlink.py``), NACKs for missing
+  packets, the SDK's receive counters (``core.media.rtp_hooks``, which its media watchdog
+  reads) and the VP8 payload descriptor parse. **Skipped:** the jitter buffer's
+  reassembly of frames and their copy into an ``av.Packet`` (the counter keeps sequence
+  numbers only), and REMB (per-packet arrival-time filtering; the forwarder ignores REMB,
+  ``downlink.py``). :class:`FrameCounter` counts a video frame when all of its packets,
+  from the first (VP8 S bit, partition 0) to the marker, arrived (RTX included) and no older
+  frame is still incomplete (those after a gap are not counted, even if the gap is filled
+  later: the count errs low); a frame still incomplete after ``LOST_AFTER`` newer ones
+  completed is lost: a PLI is sent (as the receiver does for a decoder error) and nothing
+  counts until a complete keyframe, as a decoder would show nothing. Audio counts every packet (one Opus frame each). A receiver
+  is attributed to its participant by a ``contextvars`` variable set in the task that calls
+  ``connect`` (every task the SDK spawns for that room inherits it) and to its publisher by
+  the remote track id (the SDP msid, i.e. the publisher's local track id).
 
 Protocol (line-based, JSON out on stdout): start with ``--url --room --identities a,b``;
 stdin ``add a,b`` (join more), ``stats``, ``quit``. Every reply is one JSON line.
@@ -55,7 +70,7 @@ import fractions
 import json
 import sys
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +83,8 @@ from aiortc.contrib.media import MediaRelay  # noqa: E402
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
 from aiortc.rtcrtpreceiver import RTCRtpReceiver  # noqa: E402
 from aiortc.rtcrtpsender import RTCRtpSender  # noqa: E402
+
+from core.media.frames import is_keyframe  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 320, 240, 15
 RECV_BUFFER = 1 << 21  # bytes of SO_RCVBUF per ICE socket (see the module docstring)
@@ -234,28 +251,97 @@ def make_tracks(identity: str, video: list[tuple[bytes, bool]], audio: list[byte
 
 # --- counting receivers ------------------------------------------------------------------------
 
+#: A video frame still incomplete when this many newer ones completed is lost.
+LOST_AFTER = 3
+_JITTER = "_RTCRtpReceiver__jitter_buffer"
+_REMB = "_RTCRtpReceiver__remote_bitrate_estimator"
+
+
+class FrameCounter:
+    """Stands in for a receiver's ``JitterBuffer``: ``add(packet)`` counts frames, returns ``(pli, None)``."""
+
+    def __init__(self, receiver: RTCRtpReceiver, owner: str | None, video: bool) -> None:
+        self._receiver = receiver
+        self._owner = owner
+        self._video = video
+        self._entry: list[Any] | None = None
+        #: RTP timestamp → [sequence numbers seen, first seq, marker seq, keyframe, newer frames completed]
+        self._pending: dict[int, list[Any]] = {}
+        self._done: deque[int] = deque(maxlen=64)  # timestamps already counted or given up
+        self._need_keyframe = True  # a decoder starts at a keyframe
+        self.lost = 0
+
+    def _count(self) -> None:
+        global unattributed
+        if self._owner is None:
+            unattributed += 1
+            return
+        if self._entry is None:
+            track = self._receiver.track
+            self._entry = received[self._owner].setdefault(track.id if track else "?",
+                                                           [track.kind if track else "?", 0])
+        self._entry[1] += 1
+
+    def add(self, packet: Any) -> tuple[bool, None]:
+        if not self._video:
+            self._count()
+            return False, None
+        ts, seq = packet.timestamp, packet.sequence_number
+        frame = self._pending.get(ts)
+        if frame is None:
+            if ts in self._done:
+                return False, None  # a late copy of a frame already counted or lost
+            frame = self._pending[ts] = [set(), None, None, False, 0]
+        frame[0].add(seq)
+        payload = packet.payload
+        if payload and payload[0] & 0x17 == 0x10:  # VP8 descriptor: S bit, partition 0
+            frame[1] = seq
+            frame[3] = is_keyframe("video/vp8", packet._data[:1])
+        if packet.marker:
+            frame[2] = seq
+        first, last = frame[1], frame[2]
+        if first is None or last is None or len(frame[0]) != ((last - first) & 0xFFFF) + 1:
+            return False, None
+        del self._pending[ts]
+        self._done.append(ts)
+        held = bool(self._pending)  # an older frame is still incomplete: not decodable yet
+        pli = False
+        for old_ts, old in list(self._pending.items()):  # older frames (dicts keep arrival order)
+            if old is frame:
+                continue
+            old[4] += 1
+            if old[4] >= LOST_AFTER:
+                del self._pending[old_ts]
+                self._done.append(old_ts)
+                self.lost += 1
+                pli = pli or not self._need_keyframe
+                self._need_keyframe = True
+        if self._need_keyframe and frame[3]:
+            self._need_keyframe = False
+        if not self._need_keyframe and not held:
+            self._count()
+        return pli, None
+
+    def remove(self, count: int) -> None:  # JitterBuffer API aiortc may call; nothing is held
+        pass
+
+
 def install_counting_receivers() -> None:
+    from core.pins import require
     from server.forwarder.passthrough import pass_through_receiver
 
+    require("aiortc", "bench.loadclient counting receivers")
     original = RTCRtpReceiver.receive
 
     async def receive(self: RTCRtpReceiver, parameters: Any) -> None:
         if getattr(self, "_RTCRtpReceiver__decoder_thread", None) is None and not self.__dict__.get("_bench"):
             self.__dict__["_bench"] = True
-            owner = _client.get()
-
-            def deliver(codec: Any, packet: av.Packet, receiver: RTCRtpReceiver = self) -> None:
-                global unattributed
-                if owner is None:
-                    unattributed += 1
-                    return
-                track_id = receiver.track.id if receiver.track is not None else "?"
-                entry = received[owner].get(track_id)
-                if entry is None:
-                    entry = received[owner][track_id] = [receiver.track.kind if receiver.track else "?", 0]
-                entry[1] += 1
-
-            pass_through_receiver(self, deliver)
+            if _JITTER not in self.__dict__ or _REMB not in self.__dict__:
+                raise RuntimeError("aiortc's RTCRtpReceiver changed: the load client cannot count frames")
+            video = self.__dict__["_RTCRtpReceiver__kind"] == "video"
+            self.__dict__[_JITTER] = FrameCounter(self, _client.get(), video)
+            self.__dict__[_REMB] = None
+            pass_through_receiver(self, lambda codec, packet: None)  # gets nothing: no decoder, ever
         await original(self, parameters)
 
     RTCRtpReceiver.receive = receive  # type: ignore[method-assign]  # the load client's documented receive seam (module docstring)
