@@ -16,13 +16,15 @@
   (publish, subscribe): a step lists each time it began.
 * ``glass_to_glass_ms``: ``bench/glass.py``'s paths (bare aiortc pair, aiortc pair with
   ``FrameAssembler``, Confab P2P, Confab group), 640×480@30.
-* ``janus``: measured only when a ``janus`` binary is installed and ``--janus`` is given
-  (it needs the network-namespace setup of research/janus-probe.md); otherwise ``skipped``,
-  with the figures the research and issue 12 measured on this machine for reference.
+* ``janus``: ``bench/janusref.py``'s figures (Janus VideoRoom with aiortc clients in a netns it
+  creates and deletes; same sources and definitions), measured in the same run whenever ``janus``
+  is installed and ``ip netns`` works (as root), unless ``--no-janus``; otherwise ``skipped``,
+  with issue 12's figures as ``reference_not_measured``. ``group_join_within_janus`` compares
+  with the measured median (the reference only when not measured).
 
 Prints one JSON object (``load_avg`` before and after: the machine is shared).
 
-    .venv/bin/python bench/latency.py [--runs 9] [--glass-runs 2] [--glass-seconds 4]
+    .venv/bin/python bench/latency.py [--runs 9] [--glass-runs 2] [--glass-seconds 4] [--no-janus]
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ import asyncio
 import contextvars
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -46,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import glass
+import janusref
 import join
 from aiortc import RTCDtlsTransport, RTCIceTransport, RTCPeerConnection
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
@@ -55,7 +57,7 @@ from core.media.sources import SyntheticVideoSource
 from core.signaling_transport import SignalingTransport
 from server.app import start_server
 
-#: issue 12 / research/janus-probe.md, same machine: Janus 1.1.2 VideoRoom with aiortc clients
+#: Only when Janus cannot be measured: issue 12's table (research/janus-probe.md, same machine)
 JANUS_JOIN_MS = 76.0
 JANUS_REFERENCE = {"subscriber_join_to_first_frame_ms": JANUS_JOIN_MS, "glass_to_glass_ms": 38,
                    "source": "issue 12 table (research/janus-probe.md: 133 ms incl. the subscriber's join request)"}
@@ -232,14 +234,20 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     result["glass_group_minus_p2p_ms"] = (g["confab-group"]["median_ms"] - g["confab-p2p"]["median_ms"]
                                           if g["confab-group"]["median_ms"] is not None
                                           and g["confab-p2p"]["median_ms"] is not None else None)
-    if shutil.which("janus") and args.janus:
-        result["janus"] = {"skipped": "a Janus run needs research/janus-probe.md's netns setup; not automated yet"}
+    why = janusref.available()
+    if why is None and not args.no_janus:  # after Confab's runs, in the same process run
+        result["janus"] = janusref.measure(args.runs, args.glass_runs, args.glass_seconds)
     else:
-        result["janus"] = {"skipped": "janus not installed" if not shutil.which("janus") else "--janus not given",
-                           "reference": JANUS_REFERENCE}
-    janus_join = JANUS_JOIN_MS
+        result["janus"] = {"skipped": why or "--no-janus given"}
+    measured = result["janus"].get("subscriber_join_to_first_frame_ms", {}).get("median")
+    if measured is None:
+        result["janus"]["reference_not_measured"] = JANUS_REFERENCE
+    janus_join = measured if measured is not None else JANUS_JOIN_MS
     result["goals"] = {"p2p_join_within_1.2x_aiortc_pair": first["confab_p2p"]["median"] <= 1.2 * base,
-                       "group_join_within_janus_reference": first["confab_group"]["median"] <= janus_join}
+                       "group_join_within_janus": first["confab_group"]["median"] <= janus_join,
+                       "janus_join_ms_compared": janus_join,
+                       "janus_join_source": "measured in this run" if measured is not None
+                       else "reference (issue 12 table), not measured"}
     result["setup"] = {"join_video": "320x240@15 VP8", "glass_video": "640x480@30 VP8", "runs": args.runs,
                        "glass_runs": args.glass_runs, "glass_seconds": args.glass_seconds}
     result["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -251,5 +259,5 @@ if __name__ == "__main__":
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--glass-runs", type=int, default=2)
     ap.add_argument("--glass-seconds", type=float, default=4.0)
-    ap.add_argument("--janus", action="store_true", help="measure Janus too when it is installed")
+    ap.add_argument("--no-janus", action="store_true", help="do not measure Janus even when it is installed")
     print(json.dumps(asyncio.run(main(ap.parse_args()))))
