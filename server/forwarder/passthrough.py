@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import functools
 import queue
 import time
 import weakref
@@ -65,6 +66,12 @@ else:
 Deliver = Callable[[Any, Packet], None]
 
 
+@functools.lru_cache(maxsize=8)
+def _time_base(clock_rate: int) -> fractions.Fraction:
+    """1/clock rate (built once: a ``Fraction`` costs a microsecond, every frame needs one)."""
+    return fractions.Fraction(1, clock_rate)
+
+
 class _PassThroughQueue:
     """Stands in for the receiver's decoder queue (see the module docstring)."""
 
@@ -80,7 +87,7 @@ class _PassThroughQueue:
         codec, frame = item
         packet = av.Packet(frame.data)
         packet.pts = frame.timestamp
-        packet.time_base = fractions.Fraction(1, codec.clockRate)
+        packet.time_base = _time_base(codec.clockRate)
         self.frames += 1
         self._deliver(codec, packet)
 

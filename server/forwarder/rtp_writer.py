@@ -136,7 +136,7 @@ class RtpWriter:
         """Send one frame's packets (``timestamp`` in the codec clock from 0; ``ntp`` = send time, NTP 64-bit)."""
         if not payloads or self._dtls.state != "connected" or not self._state["_enabled"]:
             return
-        send = self._sendto()
+        route = self._route()
         srtp = self._counters["_tx_srtp"]
         header = self._header
         ts = (self._origin + timestamp) & 0xFFFFFFFF
@@ -144,16 +144,20 @@ class RtpWriter:
         if self._abs_at is not None:
             at = self._abs_at
             header[at:at + 3] = ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
-        history, seq, last = self._history, self._seq, len(payloads) - 1
+        history, seq, last, payload_type = self._history, self._seq, len(payloads) - 1, self._payload_type
         octets = wire = 0
-        fast = send is not self._through_transport
         for i, payload in enumerate(payloads):
             marker = 0x80 if i == last else 0
-            header[1] = marker | self._payload_type
+            header[1] = marker | payload_type
             _pack_seq(header, 2, seq)
             if history is not None:
                 history[seq % HISTORY_SIZE] = (seq, marker, ts, payload)
-            wire += send(srtp, bytes(header) + payload)
+            if route is None:
+                self._through_transport(bytes(header) + payload)
+            else:  # inline: SRTP and the UDP socket (what RTCDtlsTransport._send_rtp and aioice do)
+                data = srtp.protect(bytes(header) + payload)
+                route[0](data, route[1])
+                wire += len(data)
             octets += len(payload)
             seq = (seq + 1) & 0xFFFF
         self._seq = seq
@@ -163,32 +167,24 @@ class RtpWriter:
         state["_RTCRtpSender__octet_count"] += octets
         state["_RTCRtpSender__ntp_timestamp"] = ntp
         state["_RTCRtpSender__rtp_timestamp"] = ts
-        if fast:  # the slow door counts for itself
+        if route is not None:  # the slow door counts for itself
             self._counters["_RTCDtlsTransport__tx_bytes"] += wire
             self._counters["_RTCDtlsTransport__tx_packets"] += len(payloads)
 
-    def _sendto(self) -> Any:
-        """``send(srtp, plain) -> protected length`` for this frame: the UDP socket, or the transport's door."""
+    def _route(self) -> tuple[Any, Any] | None:
+        """``(udp.sendto, addr)`` of the nominated plain-UDP pair for this frame; None: the transport's door."""
         pair = self._connection._nominated.get(1)
         protocol = getattr(pair, "protocol", None)
         if (pair is None or type(protocol) is not StunProtocol or protocol.transport is None
                 or faults._ATTR in self._dtls.__dict__):  # a loss switch is attached to this transport
-            return self._through_transport
-        udp, addr = protocol.transport, pair.remote_addr
+            return None
+        return protocol.transport.sendto, pair.remote_addr
 
-        def send(srtp: Any, plain: bytes) -> int:
-            data = srtp.protect(plain)
-            udp.sendto(data, addr)
-            return len(data)
-
-        return send
-
-    def _through_transport(self, srtp: Any, plain: bytes) -> int:
+    def _through_transport(self, plain: bytes) -> None:
         """The slow door (a loss switch, a relayed pair): ``RTCDtlsTransport._send_rtp``, one task a packet."""
         task = asyncio.get_running_loop().create_task(self._dtls._send_rtp(plain))
         self._slow.add(task)
         task.add_done_callback(self._sent)
-        return 0
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._slow.discard(task)
