@@ -1,6 +1,6 @@
 """The library versions Confab's hooks on private internals were written for, checked in one place.
 
-Each hook module (``core/media/rtp_hooks.py``, ``frames.py``, ``keep_negotiated.py``,
+Each hook module (``core/media/rtp_hooks.py``, ``frames.py``, ``keep_negotiated.py``, ``ice_restart.py``,
 ``faults.py``, ``loopback.py``, ``core/events.py``, ``server/forwarder/passthrough.py``)
 calls :func:`require` before it patches or reads anything private, so a different release
 fails loudly at once instead of quietly measuring nothing. pyproject pins the same

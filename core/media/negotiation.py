@@ -40,12 +40,13 @@ from aiortc import (
 )
 
 from .. import protocol as p
-from . import frames, keep_negotiated, loopback
+from . import frames, ice_restart, keep_negotiated, loopback
 
 keep_negotiated.install()
 
 __all__ = ["DescriptionError", "Negotiation", "RemoteMediaLine", "codecs_allowed", "max_bundle",
-           "new_ice_credentials", "parse_session", "remote_media_lines", "restrict_video_codecs", "send_json"]
+           "new_ice_credentials", "parse_session", "rebuilt_by_offerer", "remote_media_lines",
+           "restrict_video_codecs", "send_json"]
 
 log = logging.getLogger(__name__)
 
@@ -157,13 +158,19 @@ _UFRAG = re.compile(r"^a=ice-ufrag:(\S+)", re.MULTILINE)
 
 
 def new_ice_credentials(pc: RTCPeerConnection, sdp: str | None) -> bool:
-    """Whether an offer's ICE ufrag differs from the one ``pc`` has from the other side: the
-    offerer rebuilt its connection (aiortc has no ICE restart), so this side must too."""
+    """Whether an offer's ICE ufrag differs from the one ``pc`` has from the other side."""
     current = pc.remoteDescription.sdp if pc.remoteDescription is not None else None
     if current is None or not sdp:
         return False
     old, new = _UFRAG.search(current), _UFRAG.search(sdp)
     return old is not None and new is not None and old.group(1) != new.group(1)
+
+
+def rebuilt_by_offerer(pc: RTCPeerConnection, sdp: str | None) -> bool:
+    """Whether an offer comes from a rebuilt connection (new ICE credentials and a new DTLS
+    fingerprint), so this side must rebuild too; an ICE restart (the same fingerprint) is
+    answered in place by :meth:`Negotiation.answer` (``ice_restart.py``)."""
+    return new_ice_credentials(pc, sdp) and not ice_restart.offer_restarts_ice(pc, sdp)
 
 
 OnMedia = Callable[[RemoteMediaLine, Any], None]
@@ -248,8 +255,14 @@ class Negotiation:
             except ValueError as exc:
                 raise DescriptionError(str(exc), local=False) from exc
             sdp = rewrite(parsed) if rewrite is not None else offer.sdp or ""
+            restart = ice_restart.offer_restarts_ice(self.pc, sdp)
             try:
+                if restart:  # new ICE credentials, the same DTLS: restart ICE under it
+                    with loopback.gathering_on_loopback(self.loopback_only):
+                        await ice_restart.prepare(self.pc)
                 await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+                if restart:
+                    ice_restart.complete(self.pc, sdp)
             except Exception as exc:
                 raise DescriptionError(f"cannot apply offer on {self.id}: {exc}", local=False) from exc
             try:

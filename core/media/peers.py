@@ -37,7 +37,7 @@ from ..errors import MediaClientLocalDescFailedError, MediaClientRemoteDescFaile
 from ..pins import require
 from ..tasks import TaskSet
 from .local import LocalSource
-from .negotiation import DescriptionError, Negotiation, RemoteMediaLine, new_ice_credentials
+from .negotiation import DescriptionError, Negotiation, RemoteMediaLine, rebuilt_by_offerer
 from .relay import RelayTrack
 from .rtp_hooks import install as _install_rtp_hooks
 from .sinks import FpsMeter
@@ -308,7 +308,7 @@ class MeshMedia:
         if kind == "offer":
             if session is None:
                 session = self._new_session(message.id, "receive", message.participant)
-            elif session.role == "receive" and new_ice_credentials(session.pc, description.sdp):
+            elif session.role == "receive" and rebuilt_by_offerer(session.pc, description.sdp):
                 session = await self._replace(session)  # the offerer rebuilt its side
             await self._answer(session, description)
             self._release_relays(session)

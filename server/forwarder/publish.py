@@ -6,9 +6,10 @@ server answers receive-only with pass-through receivers (``passthrough.py``: enc
 in, no decoder). Each published track becomes an :class:`~peer.Inbound` under the
 publisher's own SID; each published data channel is relayed to the subscribers' copies.
 
-A publish offer with new ICE credentials (the client's media watchdog rebuilt its
-connection; aiortc has no ICE restart) is answered by a new server-side connection under
-the same id, and the publisher's tracks on it are re-bound to the same forwardings.
+A publish offer with new ICE credentials and a new DTLS fingerprint (the client's media
+watchdog rebuilt its connection) is answered by a new server-side connection under the same
+id, and the publisher's tracks on it are re-bound to the same forwardings; one with the same
+fingerprint (a browser's ICE restart) is answered in place (``core/media/ice_restart.py``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from core.media.negotiation import (
     Negotiation,
     RemoteMediaLine,
     codecs_allowed,
-    new_ice_credentials,
+    rebuilt_by_offerer,
     restrict_video_codecs,
 )
 from core.media.peers import start_pending_media
@@ -64,7 +65,7 @@ class Publishing:
         if peer.closed:
             return
         old = session.negotiation
-        if old is not None and new_ice_credentials(old.pc, offer.sdp):
+        if old is not None and rebuilt_by_offerer(old.pc, offer.sdp):
             # The publisher rebuilt its connection: a new one here too; its tracks are
             # re-bound to their forwardings as the new receivers appear (_inbound_media).
             log.info("%s: publish connection %s rebuilt", peer.sid, session.id)

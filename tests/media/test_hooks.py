@@ -38,20 +38,22 @@ def test_fault_injection_is_installed_only_when_a_loss_is_asked_for() -> None:
 def test_the_hooks_refuse_an_aiortc_they_were_not_written_for() -> None:
     out = _fresh("""
         import aiortc
-        from core.media import frames, keep_negotiated, faults, peers, rtp_hooks
+        from core.media import frames, ice_restart, keep_negotiated, faults, peers, rtp_hooks
         from server.forwarder import passthrough, rtp_writer
         aiortc.__version__ = "9.9.9"  # what each hook checks when it is installed or used
         for install in (keep_negotiated.install, faults.install, rtp_hooks.install,
                         lambda: frames.install(None), lambda: passthrough.pass_through_receiver(None, print),
                         lambda: peers.LocalFeed("t", "video", None), lambda: peers.start_pending_media(None),
-                        lambda: passthrough.send_only_receiver(None), lambda: rtp_writer.RtpWriter(None, None)):
+                        lambda: passthrough.send_only_receiver(None), lambda: rtp_writer.RtpWriter(None, None),
+                        lambda: ice_restart.offer_restarts_ice(None, None),
+                        lambda: ice_restart.prepare(None).send(None)):
             try:
                 install()
                 print("installed")
             except RuntimeError as exc:
                 print("refused" if "9.9.9" in str(exc) else exc)
     """)
-    assert out.split() == ["refused"] * 9
+    assert out.split() == ["refused"] * 11
 
 
 async def test_receiver_statistics_fail_loudly_when_aiortc_renames_them() -> None:
