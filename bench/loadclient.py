@@ -50,10 +50,11 @@ can stand in for 20 participants on 2 cores:
   frame is still incomplete (those after a gap are not counted, even if the gap is filled
   later: the count errs low); a frame still incomplete after ``LOST_AFTER`` newer ones
   completed is lost: a PLI is sent (as the receiver does for a decoder error) and nothing
-  counts until a complete keyframe, as a decoder would show nothing. Audio counts every packet (one Opus frame each). A receiver
-  is attributed to its participant by a ``contextvars`` variable set in the task that calls
-  ``connect`` (every task the SDK spawns for that room inherits it) and to its publisher by
-  the remote track id (the SDP msid, i.e. the publisher's local track id).
+  counts until a complete keyframe, as a decoder would show nothing. Audio counts every
+  packet (one Opus frame each). A receiver is attributed to its participant by a
+  ``contextvars`` variable set in the task that calls ``connect`` (every task the SDK spawns
+  for that room inherits it) and to its publisher by the remote track id (the SDP msid, i.e.
+  the publisher's local track id).
 
 Protocol (line-based, JSON out on stdout): start with ``--url --room --identities a,b``;
 stdin ``add a,b`` (join more), ``stats``, ``quit``. Every reply is one JSON line.
