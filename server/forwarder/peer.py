@@ -205,6 +205,9 @@ class Peer:
     data_in: dict[str, RTCDataChannel] = field(default_factory=dict)
     outbound: dict[tuple[str, str], Outbound] = field(default_factory=dict)
     data_out: dict[tuple[str, str], RTCDataChannel] = field(default_factory=dict)
+    #: Messages for a data_out channel that is still connecting (a rebuilt subscribe
+    #: connection): sent, in order, when it opens.
+    data_waiting: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     msp: dict[str, RTCDataChannel] = field(default_factory=dict)
     #: Track SID → the priority this subscriber asked for (track_priority MSP; none: the publisher's).
     subscribe_priority: dict[str, str] = field(default_factory=dict)

@@ -49,6 +49,9 @@ __all__ = ["Publishing", "close_entry"]
 
 log = logging.getLogger(__name__)
 
+#: Messages kept per subscriber and data track while its channel is still connecting.
+DATA_WAITING_MAX = 1024
+
 
 def close_entry(pc_id: str, revision: int) -> p.PeerConnectionMessage:
     return p.PeerConnectionMessage(id=pc_id, description=p.Description(type="close", revision=revision))
@@ -176,8 +179,14 @@ class Publishing:
             def _on_message(message: Any) -> None:
                 for sub in fw.peer_list():
                     out = sub.data_out.get((peer.sid, label))
-                    if out is not None and out.readyState == "open":
+                    if out is None:
+                        continue
+                    if out.readyState == "open":
                         out.send(message)
+                    elif out.readyState == "connecting":  # its connection is new: send when it opens
+                        waiting = sub.data_waiting.setdefault((peer.sid, label), [])
+                        if len(waiting) < DATA_WAITING_MAX:
+                            waiting.append(message)
 
             @channel.on("close")
             def _on_close() -> None:

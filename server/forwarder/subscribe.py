@@ -75,6 +75,7 @@ class Subscribing:
         self._fw.room_changed()
         peer.detach_outbound()
         peer.data_out.clear()
+        peer.data_waiting.clear()
         peer.msp.clear()
         if pc is not None:
             await pc.close()
@@ -141,15 +142,17 @@ class Subscribing:
         for key in list(peer.data_out):
             if key not in wanted:
                 peer.data_out.pop(key).close()
+                peer.data_waiting.pop(key, None)
         for key, wanted_src in wanted.items():
             if isinstance(wanted_src, Inbound):
                 if key not in peer.outbound:
                     self._add_outbound(peer, pc, key, wanted_src)
                     changed = True
             elif key not in peer.data_out:
-                peer.data_out[key] = pc.createDataChannel(
+                peer.data_out[key] = channel = pc.createDataChannel(
                     wanted_src.label, ordered=wanted_src.ordered, maxPacketLifeTime=wanted_src.maxPacketLifeTime,
                     maxRetransmits=wanted_src.maxRetransmits)
+                channel.on("open", lambda key=key, channel=channel: _flush_waiting(peer, key, channel))
                 if not peer.sub.offered_sctp:
                     changed = True
         if len(peer.msp) < len(peer.msp_requested):
@@ -193,3 +196,11 @@ def _codec_preferences(inbound: Inbound) -> list[Any]:
         chosen = exact or chosen[:1]
     rtx = [c for c in caps if c.mimeType.lower() == "video/rtx"]
     return chosen + (rtx if inbound.kind == "video" else [])
+
+
+def _flush_waiting(peer: Peer, key: tuple[str, str], channel: RTCDataChannel) -> None:
+    """Send what arrived for ``channel`` while it was connecting (``Peer.data_waiting``)."""
+    waiting = peer.data_waiting.pop(key, [])
+    if peer.data_out.get(key) is channel:
+        for message in waiting:
+            channel.send(message)

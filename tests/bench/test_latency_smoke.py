@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_latency_bench_one_run_of_each_path() -> None:
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "latency.py"), "--runs", "1", "--glass-runs", "1",
-         "--glass-seconds", "1.5"],
+         "--glass-seconds", "1.5", "--no-janus"],
         capture_output=True, text=True, timeout=90, cwd=ROOT, check=True)
     result = json.loads(out.stdout)
     assert result["bench"] == "latency"
@@ -31,5 +31,7 @@ def test_latency_bench_one_run_of_each_path() -> None:
     assert "ws_open+ice_hello<" in result["phases_ms"]["confab_p2p"]
     for path in ("aiortc", "assembler", "confab-p2p", "confab-group"):
         assert result["glass_to_glass_ms"][path]["frames"] > 0, path
-    assert "skipped" in result["janus"] or "join_to_first_frame_ms" in result["janus"]
-    assert set(result["goals"]) == {"p2p_join_within_1.2x_aiortc_pair", "group_join_within_janus_reference"}
+    assert "skipped" in result["janus"] and "reference_not_measured" in result["janus"]
+    goals = result["goals"]
+    assert {"p2p_join_within_1.2x_aiortc_pair", "group_join_within_janus"} <= goals.keys()
+    assert goals["janus_join_source"].startswith("reference")

@@ -13,11 +13,11 @@ The browser's ICE restart is answered in place (``core/media/ice_restart.py``: n
 credentials under the same DTLS and SCTP associations), so its data channels survive: the
 data messages it sends once UDP is back reach confab-bot. In a group room the server relays
 them to the bot's subscribe connection, which the server rebuilds during the outage (the bot
-asks for it), and a message relayed before the new one's data channel is open is dropped —
-the first one or two after UDP returns. The bot asks the server for a new subscribe
-connection twice during the outage, and the first never
-completes ICE: its receiver tracks never end, which once kept the bot's relay waiting on one
-for good (``core.media.relay``; ``tests/media/test_relay_switch.py``).
+asks for it); what arrives before the new one's data channel is open waits for it
+(``Peer.data_waiting``: the first one or two messages after UDP returns). The bot asks the
+server for a new subscribe connection twice during the outage, and the first never completes
+ICE: its receiver tracks never end, which once kept the bot's relay waiting on one for good
+(``core.media.relay``; ``tests/media/test_relay_switch.py``).
 """
 
 from __future__ import annotations
@@ -115,8 +115,4 @@ def test_media_comes_back_both_ways_after_an_outage(case: Lab, room_type: str) -
     assert summary["bot_frames_after"] >= 40, summary   # the browser's video at the bot (20 fps)
     # The browser's data channels survive its ICE restart (answered in place: ice_restart.py).
     sent, received = summary["data_sent_after"], summary["data_received_after"]
-    if room_type == "peer-to-peer":
-        assert received == sent, summary
-    else:  # the server relays to the bot's subscribe connection, which it rebuilds meanwhile:
-        # what reaches it before that one's data channel is open is not relayed (see the docstring)
-        assert received and received == sent[len(sent) - len(received):], summary
+    assert received == sent, summary
