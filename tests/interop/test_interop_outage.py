@@ -63,7 +63,7 @@ def _outage(lab: Lab, room_type: str) -> dict[str, Any]:
     finally:
         _udp(lab, False)
     back = time.time()
-    sent = []  # the browser's data messages after UDP is back, one every DATA_EVERY_S
+    sent: list[str] = []  # the browser's data messages after UDP is back, one every DATA_EVERY_S
     while time.time() < back + AFTER_S - DATA_SETTLE_S:
         sent.append(f"after-outage-{len(sent)}")
         page.cmd("send", text=sent[-1])
