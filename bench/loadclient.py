@@ -85,7 +85,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
 from aiortc.rtcrtpreceiver import RTCRtpReceiver  # noqa: E402
 from aiortc.rtcrtpsender import RTCRtpSender  # noqa: E402
 
-from core.media.frames import is_keyframe  # noqa: E402
+from core.media.frames import is_keyframe, starts_frame  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 320, 240, 15
 RECV_BUFFER = 1 << 21  # bytes of SO_RCVBUF per ICE socket (see the module docstring)
@@ -294,8 +294,7 @@ class FrameCounter:
                 return False, None  # a late copy of a frame already counted or lost
             frame = self._pending[ts] = [set(), None, None, False, 0]
         frame[0].add(seq)
-        payload = packet.payload
-        if payload and payload[0] & 0x17 == 0x10:  # VP8 descriptor: S bit, partition 0
+        if starts_frame("video/vp8", packet.payload):
             frame[1] = seq
             frame[3] = is_keyframe("video/vp8", packet._data[:1])
         if packet.marker:
