@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -279,13 +281,11 @@ async def subscribe(http: aiohttp.ClientSession, room: int, feed: int) -> tuple[
     attach_ms = (time.perf_counter() - t) * 1000
     pc = RTCPeerConnection(rtc_configuration())
     tracks: asyncio.Queue[Any] = asyncio.Queue()
+    frames.assemble_remote_video(pc)  # as Confab's receivers (core.media.negotiation)
 
     @pc.on("track")
     def on_track(track: Any) -> None:
         if track.kind == "video":
-            for transceiver in pc.getTransceivers():
-                if transceiver.receiver.track is track:
-                    frames.install(transceiver.receiver)
             tracks.put_nowait(track)
 
     MARKS.t0, MARKS.at, MARKS.on = time.perf_counter(), {}, True
@@ -301,19 +301,18 @@ async def subscribe(http: aiohttp.ClientSession, room: int, feed: int) -> tuple[
     return session, pc, track, attach_ms
 
 
-async def join_run(http: aiohttp.ClientSession, room: int) -> tuple[float, float, dict[str, float]]:
-    """(join → first decoded frame ms, session+attach ms, phases) of one subscriber."""
-    publisher = Publisher(http, room, SyntheticVideoSource(320, 240, 15, label="first"))
+@contextlib.asynccontextmanager
+async def subscribed(http: aiohttp.ClientSession, room: int, source: Any) -> AsyncIterator[tuple[Any, float]]:
+    """A publisher of ``source``, settled for SETTLE_S, and a subscriber to it: (its remote
+    video track, session+attach ms); everything closed on the way out."""
+    publisher = Publisher(http, room, source)
     sub: Session | None = None
     pc: RTCPeerConnection | None = None
     try:
         await publisher.start()
-        await asyncio.sleep(SETTLE_S)
+        await asyncio.sleep(SETTLE_S)  # a feed can be subscribed once its media is up
         sub, pc, track, attach_ms = await subscribe(http, room, publisher.feed)
-        await asyncio.wait_for(track.recv(), 20)
-        MARKS.mark("first_frame")
-        MARKS.on = False
-        return MARKS.at["first_frame"], attach_ms, dict(MARKS.at)
+        yield track, attach_ms
     finally:
         MARKS.on = False
         if pc is not None:
@@ -324,17 +323,20 @@ async def join_run(http: aiohttp.ClientSession, room: int) -> tuple[float, float
         await asyncio.sleep(0.3)
 
 
+async def join_run(http: aiohttp.ClientSession, room: int) -> tuple[float, float, dict[str, float]]:
+    """(join → first decoded frame ms, session+attach ms, phases) of one subscriber."""
+    async with subscribed(http, room, SyntheticVideoSource(320, 240, 15, label="first")) as (track, attach_ms):
+        await asyncio.wait_for(track.recv(), 20)
+        MARKS.mark("first_frame")
+        MARKS.on = False
+        return MARKS.at["first_frame"], attach_ms, dict(MARKS.at)
+
+
 async def glass_run(http: aiohttp.ClientSession, room: int, seconds: float) -> list[int]:
     """bench/glass.py's reader on a Janus subscriber of its 640×480@30 stamped source."""
     fps = 30.0
-    publisher = Publisher(http, room, SyntheticVideoSource(640, 480, fps, label="glass"))
-    sub: Session | None = None
-    pc: RTCPeerConnection | None = None
     latencies: list[int] = []
-    try:
-        await publisher.start()
-        await asyncio.sleep(SETTLE_S)  # a feed can be subscribed once its media is up
-        sub, pc, track, _ = await subscribe(http, room, publisher.feed)
+    async with subscribed(http, room, SyntheticVideoSource(640, 480, fps, label="glass")) as (track, _):
         MARKS.on = False
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -342,13 +344,6 @@ async def glass_run(http: aiohttp.ClientSession, room: int, seconds: float) -> l
             stamp = read_stamp(frame)
             if stamp is not None:
                 latencies.append(int(time.time() * 1000) - stamp.timestamp_ms)
-    finally:
-        if pc is not None:
-            await pc.close()
-        if sub is not None:
-            await sub.destroy()
-        await publisher.close()
-        await asyncio.sleep(0.3)
     return latencies[int(fps):]
 
 

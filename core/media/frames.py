@@ -26,12 +26,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aiortc import RTCPeerConnection
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from ..pins import require
 
-__all__ = ["FrameAssembler", "install", "is_keyframe", "starts_frame"]
+__all__ = ["FrameAssembler", "assemble_remote_video", "install", "is_keyframe", "starts_frame"]
 
 _ATTR = "_RTCRtpReceiver__jitter_buffer"
 
@@ -260,3 +261,14 @@ def install(receiver: RTCRtpReceiver) -> FrameAssembler | None:
     assembler = FrameAssembler(mime_of=mime_of)
     receiver.__dict__[_ATTR] = assembler
     return assembler
+
+
+def assemble_remote_video(pc: RTCPeerConnection) -> None:
+    """Every remote video track ``pc`` gets from now on has a :class:`FrameAssembler`,
+    installed on its receiver as aiortc announces the track (before its first packet)."""
+    @pc.on("track")
+    def _assemble_frames(track: Any) -> None:
+        if track.kind == "video":
+            for transceiver in pc.getTransceivers():
+                if transceiver.receiver.track is track:
+                    install(transceiver.receiver)

@@ -194,14 +194,7 @@ class Negotiation:
         self.last: p.Description | None = None
         self._on_media = on_media
         self._remote_tracks: dict[str, str | None] = {}  # mid → the track id last delivered
-
-        @pc.on("track")
-        def _assemble_frames(track: Any) -> None:
-            # Before the receiver's first packet: frames released when complete (frames.py).
-            if track.kind == "video":
-                for transceiver in pc.getTransceivers():
-                    if transceiver.receiver.track is track:
-                        frames.install(transceiver.receiver)
+        frames.assemble_remote_video(pc)  # frames released when complete (frames.py)
 
     # --- offering (we own the connection) --------------------------------------------
 
